@@ -1,0 +1,130 @@
+// laconic_bench: times the engines on one network, work and cycles apart, and
+// prints one Markdown table. Every engine runs in the same process on the same
+// input, so ratios between them are meaningful on a noisy machine; absolute
+// times are this machine's.
+//
+//   laconic_bench NETWORK [--engines cpu,reference] [--samples N] [--repeat R]
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cxxopts.hpp>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "laconic/engine.hpp"
+#include "laconic/error.hpp"
+#include "laconic/network.hpp"
+#include "laconic/profile.hpp"
+
+namespace {
+
+struct Timing {
+  double seconds = 0;
+  laconic::NetworkResult result;
+};
+
+// The fastest of `repeat` runs.
+Timing time_run(const laconic::Network& net, const laconic::Engine& engine, laconic::ProfileConfig config,
+                const laconic::ProfileOptions& options, int repeat) {
+  Timing best;
+  best.seconds = 1e300;
+  for (int i = 0; i < repeat; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    auto result = laconic::profile_network(net, engine, config, options);
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (s < best.seconds) {
+      best.seconds = s;
+      best.result = std::move(result);
+    }
+  }
+  return best;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  cxxopts::Options options("laconic_bench", "Time the engines on one network; print a Markdown table.");
+  options.positional_help("NETWORK").show_positional_help();
+  // clang-format off
+  options.add_options()
+    ("network", "Network manifest or DNNsim model directory", cxxopts::value<std::string>())
+    ("engines", "Engines to time, comma-separated", cxxopts::value<std::string>()->default_value("cpu,reference"))
+    ("samples", "Samples per layer (default: all)", cxxopts::value<std::int64_t>()->default_value("0"))
+    ("repeat", "Runs per engine and metric; the fastest counts", cxxopts::value<int>()->default_value("1"))
+    ("encoding", "binary, booth or naf", cxxopts::value<std::string>()->default_value("booth"))
+    ("h,help", "Show this help");
+  // clang-format on
+  options.parse_positional({"network"});
+  try {
+    const auto r = options.parse(argc, argv);
+    if (r.count("help") || r.count("network") == 0) {
+      std::cout << options.help();
+      return r.count("help") ? 0 : 2;
+    }
+    const laconic::Network net = laconic::load_network(r["network"].as<std::string>());
+    laconic::ProfileOptions popts;
+    popts.sample_limit = static_cast<std::uint64_t>(std::max<std::int64_t>(0, r["samples"].as<std::int64_t>()));
+    const int repeat = std::max(1, r["repeat"].as<int>());
+    laconic::ProfileConfig base;
+    const auto encoding = laconic::parse_encoding(r["encoding"].as<std::string>());
+    if (!encoding) throw laconic::Error("unknown encoding");
+    base.encoding = *encoding;
+
+    std::vector<std::string> engines;
+    {
+      std::stringstream ss(r["engines"].as<std::string>());
+      for (std::string e; std::getline(ss, e, ',');) engines.push_back(e);
+    }
+    struct Row {
+      std::string engine, metric;
+      double seconds;
+      std::uint64_t macs, samples;
+    };
+    std::vector<Row> rows;
+    std::map<std::string, double> seconds_of;  // engine/metric -> s
+    std::map<std::string, laconic::NetworkResult> results_of;
+    for (const auto& name : engines) {
+      const auto kind = laconic::parse_engine_kind(name);
+      if (!kind) throw laconic::Error("unknown engine " + name);
+      const auto engine = laconic::make_engine(*kind);
+      for (const char* metric : {"work", "cycles"}) {
+        laconic::ProfileConfig config = base;
+        config.compute_work = std::string(metric) == "work";
+        config.compute_cycles = !config.compute_work;
+        std::cerr << "laconic_bench: " << name << " " << metric << "...\n";
+        Timing t = time_run(net, *engine, config, popts, repeat);
+        const auto totals = t.result.totals_all();
+        std::uint64_t samples = t.result.layers.empty() ? 0 : t.result.layers.front().result.samples();
+        rows.push_back({name, metric, t.seconds, totals.macs, samples});
+        seconds_of[name + "/" + metric] = t.seconds;
+        results_of[name + "/" + metric] = std::move(t.result);
+      }
+    }
+    // The engines must agree; a fast wrong answer is no result.
+    bool identical = true;
+    for (const char* metric : {"work", "cycles"})
+      for (const auto& name : engines)
+        if (!laconic::compare_results(results_of[engines.front() + "/" + metric], results_of[name + "/" + metric]).empty())
+          identical = false;
+
+    std::printf("network: %s (%zu layers), encoding %s, %d thread(s)\n\n", net.name.c_str(), net.layers.size(),
+                std::string(laconic::to_string(base.encoding)).c_str(), omp_get_max_threads());
+    std::printf("| engine | metric | samples | MACs | seconds | ns / MAC | speedup vs %s |\n", engines.back().c_str());
+    std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
+    for (const auto& row : rows) {
+      const double reference = seconds_of[engines.back() + "/" + row.metric];
+      std::printf("| %s | %s | %llu | %llu | %.3f | %.4f | %.1f |\n", row.engine.c_str(), row.metric.c_str(),
+                  static_cast<unsigned long long>(row.samples), static_cast<unsigned long long>(row.macs), row.seconds,
+                  1e9 * row.seconds / static_cast<double>(std::max<std::uint64_t>(row.macs, 1)),
+                  reference / row.seconds);
+    }
+    std::printf("\nengines agree on every count: %s\n", identical ? "yes" : "NO");
+    return identical ? 0 : 3;
+  } catch (const std::exception& e) {
+    std::cerr << "laconic_bench: " << e.what() << "\n";
+    return 1;
+  }
+}

@@ -1,0 +1,82 @@
+#include "laconic/engine.hpp"
+
+#include "laconic/device.hpp"
+#include "laconic/error.hpp"
+
+namespace laconic {
+
+std::uint64_t LayerInput::samples() const {
+  const auto per_sample = static_cast<std::uint64_t>(shape.activations_per_sample());
+  return per_sample == 0 || activations == nullptr ? 0 : activations->size() / per_sample;
+}
+
+void validate_input(const LayerInput& layer, SampleRange range) {
+  const std::string& name = layer.name;
+  const LayerShape& shape = layer.shape;
+  const TensorSource* activations = layer.activations;
+  const TensorSource* weights = layer.weights;
+  shape.validate(name);
+  if (activations == nullptr || weights == nullptr)
+    throw Error("layer '" + name + "': activations or weights are missing");
+  const auto per_sample = static_cast<std::uint64_t>(shape.activations_per_sample());
+  if (activations->size() % per_sample != 0)
+    throw Error("layer '" + name + "': " + activations->name() + " holds " +
+                std::to_string(activations->size()) + " values, not a whole number of samples of " +
+                std::to_string(per_sample));
+  if (weights->size() != static_cast<std::uint64_t>(shape.weight_count()))
+    throw Error("layer '" + name + "': " + weights->name() + " holds " +
+                std::to_string(weights->size()) + " values, the layer needs " +
+                std::to_string(shape.weight_count()));
+  for (const Precision& p : {layer.activation_precision, layer.weight_precision})
+    if (p.bits < 1 || p.bits > 32)
+      throw Error("layer '" + name + "': precision of " + std::to_string(p.bits) +
+                  " bits is outside 1..32");
+  if (range.begin > range.end || range.end > layer.samples())
+    throw Error("layer '" + name + "': samples " + std::to_string(range.begin) + ".." +
+                std::to_string(range.end) + " requested, the trace has " +
+                std::to_string(layer.samples()));
+}
+
+std::string_view to_string(EngineKind kind) {
+  switch (kind) {
+    case EngineKind::automatic: return "auto";
+    case EngineKind::cuda: return "cuda";
+    case EngineKind::cpu: return "cpu";
+    case EngineKind::reference: return "reference";
+  }
+  return "?";
+}
+
+std::optional<EngineKind> parse_engine_kind(std::string_view name) {
+  if (name == "auto") return EngineKind::automatic;
+  if (name == "cuda") return EngineKind::cuda;
+  if (name == "cpu") return EngineKind::cpu;
+  if (name == "reference") return EngineKind::reference;
+  return std::nullopt;
+}
+
+std::unique_ptr<Engine> make_engine(EngineKind kind, std::string* note) {
+  switch (kind) {
+    case EngineKind::reference: return make_reference_engine();
+    case EngineKind::cpu: return make_cpu_engine();
+    case EngineKind::cuda: {
+      const DeviceProbe probe = probe_devices();
+      if (!probe.usable())
+        throw Error("--engine cuda: no usable CUDA device: " + probe.describe());
+      throw Error("--engine cuda: this version of laconic has no CUDA engine yet (" +
+                  probe.describe() + "); use --engine cpu");
+    }
+    case EngineKind::automatic: {
+      // No CUDA engine exists yet, so auto is the CPU engine on every machine;
+      // say so where a device would otherwise have been used.
+      const DeviceProbe probe = probe_devices();
+      if (note != nullptr && probe.usable())
+        *note = "a CUDA device is present (" + probe.device_name +
+                ") but this version has no CUDA engine; using the cpu engine";
+      return make_cpu_engine();
+    }
+  }
+  throw Error("unknown engine");
+}
+
+}  // namespace laconic

@@ -1,0 +1,420 @@
+// The fast CPU engine: the same integers as the reference engine, computed
+// with the factorizations of MODEL.md §4 and §5.
+//
+// Terms are computed once per value (one byte each). Weights are prepared
+// once per layer: per-group sums of weight terms and non-zeros for the work
+// sums (§4), per-filter-set maxima of weight terms for the steps (§5).
+// Each sample's activation terms go into a zero-padded plane stored column by
+// column ([c][x][y]), so the windows of a window set, which run down a column
+// (oh varies fastest), read consecutive bytes and padding needs no test.
+//
+// Work (§4) is Σ_(c,r,s) F(c,r,s)·G(c,r,s), with F the sum of f(a) over the
+// positions kernel offset (r,s) touches: a strided rectangle of the padded
+// plane, read in O(1) from 2-D prefix sums of each stride residue class.
+// Cycles (§5) take, per window set, the maximum activation term of each
+// (lane, r, s) over the set's windows, then per step one maximum over L lane
+// products with the filter set's weight maxima.
+//
+// Threads: samples run in parallel when there are enough of them, otherwise
+// the channels (work) and window sets (cycles) of one sample do. Integer sums
+// make the result independent of the thread count.
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <vector>
+
+#include "laconic/engine.hpp"
+
+namespace laconic {
+namespace {
+
+using u8 = std::uint8_t;
+using u64 = std::uint64_t;
+using i64 = std::int64_t;
+
+std::size_t to_size(i64 v) { return static_cast<std::size_t>(v); }
+
+// Terms of `count` values, one byte each, and their histogram.
+void compute_terms(Encoding encoding, const i64* values, std::size_t count, u8* out, TermStats& stats) {
+  for (std::size_t i = 0; i < count; ++i) {
+    const int t = terms(encoding, values[i]);
+    out[i] = static_cast<u8>(t);
+    ++stats.histogram[static_cast<std::size_t>(t)];
+  }
+}
+
+// The FC recurrence of §5 over per-block costs cost[filter_set][block].
+u64 fc_recurrence(const std::vector<u64>& cost, const Geometry& geo) {
+  u64 now = 0;
+  std::vector<u64> busy(to_size(geo.columns), 0);
+  std::size_t col = 0;
+  for (std::size_t i = 0; i < cost.size(); ++i) {
+    now = std::max(now, busy[col]);
+    busy[col] = now + cost[i];
+    now += 1;
+    col = (col + 1) == busy.size() ? 0 : col + 1;
+  }
+  return *std::max_element(busy.begin(), busy.end());
+}
+
+// Everything about a layer that does not depend on the sample.
+struct PreparedLayer {
+  LayerShape shape;
+  ProfileConfig config;
+  Precision activation_precision;
+  i64 out_h = 0, out_w = 0, padded_h = 0, padded_w = 0;
+  i64 kg = 0, cg = 0, filter_sets = 0, window_sets = 0, channel_blocks = 0;
+  u64 macs = 0;
+  TermStats weight_terms;
+  // §4: per (group, c', r, s), Σ over the group's filters of t(w) and of [w ≠ 0].
+  std::vector<u64> weight_term_sums, weight_nonzero_sums;
+  // §5 conv: per (group, filter set, r, s, c'), max over the set's filters of t(w).
+  // FC: per (filter set, c).
+  std::vector<u8> weight_max;
+  // §5 FC: cycles of the data-independent accelerators.
+  u64 fc_baseline_cycles = 0, fc_stripes_cycles = 0;
+};
+
+PreparedLayer prepare(const LayerInput& input, const ProfileConfig& config) {
+  PreparedLayer p;
+  const LayerShape& sh = input.shape;
+  p.shape = sh;
+  p.config = config;
+  p.activation_precision = input.activation_precision;
+  p.out_h = sh.out_height();
+  p.out_w = sh.out_width();
+  p.padded_h = sh.padded_height();
+  p.padded_w = sh.padded_width();
+  p.kg = sh.filters_per_group();
+  p.cg = sh.channels_per_group();
+  const Geometry& geo = config.geometry;
+  const i64 set_size = geo.filters_in_flight();
+  p.filter_sets = (p.kg + set_size - 1) / set_size;
+  p.window_sets = (p.out_h * p.out_w + geo.columns - 1) / geo.columns;
+  p.channel_blocks = (p.cg + geo.lanes - 1) / geo.lanes;
+  p.macs = static_cast<u64>(sh.macs_per_sample());
+
+  std::vector<u8> tw(to_size(sh.weight_count()));
+  {
+    std::vector<i64> w(tw.size());
+    input.weights->read(0, w.size(), w.data());
+    compute_terms(config.encoding, w.data(), w.size(), tw.data(), p.weight_terms);
+  }
+  const i64 rs = sh.kernel_height * sh.kernel_width;
+  const i64 per_filter = p.cg * rs;  // weights of one filter, [c'][r][s]
+
+  // §4 sums over each group's filters, indexed [group][c'][r][s].
+  p.weight_term_sums.assign(to_size(sh.groups * per_filter), 0);
+  p.weight_nonzero_sums.assign(p.weight_term_sums.size(), 0);
+  for (i64 k = 0; k < sh.filters; ++k) {
+    const i64 group = k / p.kg;
+    const u8* filter = &tw[to_size(k * per_filter)];
+    u64* term_sum = &p.weight_term_sums[to_size(group * per_filter)];
+    u64* nonzero_sum = &p.weight_nonzero_sums[to_size(group * per_filter)];
+    for (i64 i = 0; i < per_filter; ++i) {
+      term_sum[i] += filter[i];
+      nonzero_sum[i] += filter[i] != 0;
+    }
+  }
+
+  // §5 filter-set maxima, lanes (c') innermost so a step reads them in a row:
+  // [group][filter set][r][s][c'].
+  p.weight_max.assign(to_size(sh.groups * p.filter_sets * rs * p.cg), 0);
+  for (i64 k = 0; k < sh.filters; ++k) {
+    const i64 group = k / p.kg;
+    const i64 filter_set = (k % p.kg) / set_size;
+    u8* set_max = &p.weight_max[to_size((group * p.filter_sets + filter_set) * rs * p.cg)];
+    const u8* filter = &tw[to_size(k * per_filter)];
+    for (i64 c = 0; c < p.cg; ++c)
+      for (i64 rs_index = 0; rs_index < rs; ++rs_index) {
+        u8& m = set_max[to_size(rs_index * p.cg + c)];
+        m = std::max(m, filter[c * rs + rs_index]);
+      }
+  }
+
+  if (sh.type == LayerType::fc) {
+    std::vector<u64> cost(to_size(p.filter_sets * p.channel_blocks), 1);
+    p.fc_baseline_cycles = fc_recurrence(cost, geo);
+    std::fill(cost.begin(), cost.end(), static_cast<u64>(input.activation_precision.bits));
+    p.fc_stripes_cycles = fc_recurrence(cost, geo);
+  }
+  return p;
+}
+
+// One sample's activation terms, zero-padded and stored column by column:
+// plane[c][x][y] for padded coordinates (y, x); padding holds 0 terms.
+struct ActivationPlane {
+  i64 padded_h = 0, padded_w = 0;
+  std::vector<u8> terms;
+  const u8* column(i64 c, i64 x) const { return &terms[to_size((c * padded_w + x) * padded_h)]; }
+};
+
+ActivationPlane build_plane(const PreparedLayer& p, const i64* values, TermStats& stats) {
+  const LayerShape& sh = p.shape;
+  ActivationPlane plane;
+  plane.padded_h = p.padded_h;
+  plane.padded_w = p.padded_w;
+  plane.terms.assign(to_size(sh.channels * p.padded_w * p.padded_h), 0);
+  const Encoding encoding = p.config.encoding;
+  for (i64 c = 0; c < sh.channels; ++c)
+    for (i64 y = 0; y < sh.height; ++y) {
+      const i64* row = values + (c * sh.height + y) * sh.width;
+      u8* dest = &plane.terms[to_size((c * p.padded_w + sh.padding.left) * p.padded_h + y + sh.padding.top)];
+      for (i64 x = 0; x < sh.width; ++x) {
+        const int t = terms(encoding, row[x]);
+        dest[x * p.padded_h] = static_cast<u8>(t);
+        ++stats.histogram[static_cast<std::size_t>(t)];
+      }
+    }
+  return plane;
+}
+
+// §4 for a conv layer. For channel c and kernel offset (r, s) the touched
+// positions are rows r + σh·j (j < Ho) and columns s + σw·i (i < Wo) of the
+// padded plane: a rectangle of the subgrid of residue class
+// (r mod σh, s mod σw), summed from that subgrid's 2-D prefix sums.
+Work conv_work(const PreparedLayer& p, const ActivationPlane& plane, bool parallel) {
+  const LayerShape& sh = p.shape;
+  const i64 sh_ = sh.stride_h, sw = sh.stride_w;
+  const i64 rs = sh.kernel_height * sh.kernel_width;
+  u64 laconic = 0, nonzero_pairs = 0, activation_terms = 0;
+#pragma omp parallel if (parallel)
+  {
+    std::vector<u64> prefix_terms, prefix_nonzero;
+#pragma omp for schedule(dynamic) reduction(+ : laconic, nonzero_pairs, activation_terms)
+    for (i64 c = 0; c < sh.channels; ++c) {
+      const i64 group = c / p.cg;
+      const i64 ci = c % p.cg;
+      const u64* g_terms = &p.weight_term_sums[to_size((group * p.cg + ci) * rs)];
+      const u64* g_nonzero = &p.weight_nonzero_sums[to_size((group * p.cg + ci) * rs)];
+      for (i64 kappa = 0; kappa < std::min(sw, sh.kernel_width); ++kappa)
+        for (i64 rho = 0; rho < std::min(sh_, sh.kernel_height); ++rho) {
+          // Subgrid Q[i][j] = plane[c][kappa + σw·i][rho + σh·j].
+          const i64 ni = (p.padded_w - kappa + sw - 1) / sw;
+          const i64 nj = (p.padded_h - rho + sh_ - 1) / sh_;
+          const i64 stride = nj + 1;
+          prefix_terms.assign(to_size((ni + 1) * stride), 0);
+          prefix_nonzero.assign(prefix_terms.size(), 0);
+          for (i64 i = 0; i < ni; ++i) {
+            const u8* col = plane.column(c, kappa + sw * i);
+            u64 run_terms = 0, run_nonzero = 0;
+            for (i64 j = 0; j < nj; ++j) {
+              const u8 t = col[rho + sh_ * j];
+              run_terms += t;
+              run_nonzero += t != 0;
+              prefix_terms[to_size((i + 1) * stride + j + 1)] = prefix_terms[to_size(i * stride + j + 1)] + run_terms;
+              prefix_nonzero[to_size((i + 1) * stride + j + 1)] =
+                  prefix_nonzero[to_size(i * stride + j + 1)] + run_nonzero;
+            }
+          }
+          auto rect = [&](const std::vector<u64>& s, i64 i0, i64 j0) {
+            const i64 i1 = i0 + p.out_w, j1 = j0 + p.out_h;
+            return s[to_size(i1 * stride + j1)] - s[to_size(i0 * stride + j1)] - s[to_size(i1 * stride + j0)] +
+                   s[to_size(i0 * stride + j0)];
+          };
+          for (i64 s = kappa; s < sh.kernel_width; s += sw)
+            for (i64 r = rho; r < sh.kernel_height; r += sh_) {
+              const u64 f_terms = rect(prefix_terms, s / sw, r / sh_);
+              const u64 f_nonzero = rect(prefix_nonzero, s / sw, r / sh_);
+              const i64 rs_index = r * sh.kernel_width + s;
+              laconic += f_terms * g_terms[rs_index];
+              nonzero_pairs += f_nonzero * g_nonzero[rs_index];
+              activation_terms += f_terms;
+            }
+        }
+    }
+  }
+  const u64 p_base = static_cast<u64>(p.config.baseline_width);
+  Work work;
+  work.baseline = p_base * p_base * p.macs;
+  work.zero_skip = p_base * p_base * nonzero_pairs;
+  work.stripes = static_cast<u64>(p.activation_precision.bits) * p_base * p.macs;
+  work.pragmatic = p_base * static_cast<u64>(p.kg) * activation_terms;
+  work.laconic = laconic;
+  return work;
+}
+
+// §5 for a conv layer: Σ over steps of max(1, max over lanes of
+// (max over the window set of t(a)) · (max over the filter set of t(w))).
+Cycles conv_cycles(const PreparedLayer& p, const ActivationPlane& plane, bool parallel) {
+  const LayerShape& sh = p.shape;
+  const Geometry& geo = p.config.geometry;
+  const i64 windows = p.out_h * p.out_w;
+  const i64 rs = sh.kernel_height * sh.kernel_width;
+  const i64 lanes = geo.lanes;
+  u64 laconic = 0;
+  const i64 units = sh.groups * p.window_sets;
+#pragma omp parallel if (parallel)
+  {
+    // [r][s][c']: the window set's maximum activation term per lane and offset.
+    std::vector<u8> act_max(to_size(rs * p.cg));
+#pragma omp for schedule(dynamic) reduction(+ : laconic)
+    for (i64 unit = 0; unit < units; ++unit) {
+      const i64 group = unit / p.window_sets;
+      const i64 first = (unit % p.window_sets) * geo.columns;
+      const i64 last = std::min(first + geo.columns, windows);  // exclusive
+      std::fill(act_max.begin(), act_max.end(), u8{0});
+      // The set's windows run down columns ow, oh fastest; take each column's
+      // run of oh at once.
+      for (i64 window = first; window < last;) {
+        const i64 ow = window / p.out_h;
+        const i64 oh_first = window % p.out_h;
+        const i64 oh_last = std::min(p.out_h, oh_first + (last - window));  // exclusive
+        window += oh_last - oh_first;
+        for (i64 ci = 0; ci < p.cg; ++ci) {
+          const i64 c = group * p.cg + ci;
+          for (i64 s = 0; s < sh.kernel_width; ++s) {
+            const u8* col = plane.column(c, ow * sh.stride_w + s);
+            for (i64 r = 0; r < sh.kernel_height; ++r) {
+              u8 m = 0;
+              const u8* y = col + r + oh_first * sh.stride_h;
+              for (i64 oh = oh_first; oh < oh_last; ++oh, y += sh.stride_h) m = std::max(m, *y);
+              u8& dest = act_max[to_size((r * sh.kernel_width + s) * p.cg + ci)];
+              dest = std::max(dest, m);
+            }
+          }
+        }
+      }
+      for (i64 filter_set = 0; filter_set < p.filter_sets; ++filter_set) {
+        const u8* w_max = &p.weight_max[to_size((group * p.filter_sets + filter_set) * rs * p.cg)];
+        for (i64 rs_index = 0; rs_index < rs; ++rs_index) {
+          const u8* a_row = &act_max[to_size(rs_index * p.cg)];
+          const u8* w_row = &w_max[to_size(rs_index * p.cg)];
+          for (i64 block = 0; block < p.cg; block += lanes) {
+            const i64 end = std::min(block + lanes, p.cg);
+            unsigned slowest = 1;  // a step costs at least 1
+            for (i64 l = block; l < end; ++l)
+              slowest = std::max(slowest, static_cast<unsigned>(a_row[l]) * w_row[l]);
+            laconic += slowest;
+          }
+        }
+      }
+    }
+  }
+  Cycles cycles;
+  cycles.baseline = static_cast<u64>(sh.groups * p.window_sets * p.filter_sets * rs * p.channel_blocks);
+  cycles.stripes = cycles.baseline * static_cast<u64>(p.activation_precision.bits);
+  cycles.laconic = laconic;
+  return cycles;
+}
+
+// §4 for an FC layer: Σ_c f(a_c) · Σ_k g(w_kc).
+Work fc_work(const PreparedLayer& p, const u8* ta) {
+  u64 laconic = 0, nonzero_pairs = 0, activation_terms = 0;
+  for (i64 c = 0; c < p.shape.channels; ++c) {
+    laconic += ta[c] * p.weight_term_sums[to_size(c)];
+    nonzero_pairs += ta[c] != 0 ? p.weight_nonzero_sums[to_size(c)] : 0;
+    activation_terms += ta[c];
+  }
+  const u64 p_base = static_cast<u64>(p.config.baseline_width);
+  Work work;
+  work.baseline = p_base * p_base * p.macs;
+  work.zero_skip = p_base * p_base * nonzero_pairs;
+  work.stripes = static_cast<u64>(p.activation_precision.bits) * p_base * p.macs;
+  work.pragmatic = p_base * static_cast<u64>(p.shape.filters) * activation_terms;
+  work.laconic = laconic;
+  return work;
+}
+
+// §5 for an FC layer: block costs from the filter-set maxima, then the column
+// recurrence.
+Cycles fc_cycles(const PreparedLayer& p, const u8* ta) {
+  const i64 channels = p.shape.channels;
+  const i64 lanes = p.config.geometry.lanes;
+  std::vector<u64> cost(to_size(p.filter_sets * p.channel_blocks));
+  for (i64 filter_set = 0; filter_set < p.filter_sets; ++filter_set) {
+    const u8* w_max = &p.weight_max[to_size(filter_set * channels)];
+    for (i64 block = 0; block < p.channel_blocks; ++block) {
+      unsigned slowest = 1;
+      for (i64 l = block * lanes; l < std::min((block + 1) * lanes, channels); ++l)
+        slowest = std::max(slowest, static_cast<unsigned>(ta[l]) * w_max[l]);
+      cost[to_size(filter_set * p.channel_blocks + block)] = slowest;
+    }
+  }
+  Cycles cycles;
+  cycles.baseline = p.fc_baseline_cycles;
+  cycles.stripes = p.fc_stripes_cycles;
+  cycles.laconic = fc_recurrence(cost, p.config.geometry);
+  return cycles;
+}
+
+SampleResult profile_sample(const PreparedLayer& p, const TensorSource& activations, u64 n,
+                            std::vector<i64>& values, TermStats& stats, bool parallel) {
+  const u64 per_sample = static_cast<u64>(p.shape.activations_per_sample());
+  values.resize(per_sample);
+  activations.read(n * per_sample, per_sample, values.data());
+  SampleResult result;
+  result.sample = n;
+  result.macs = p.macs;
+  if (p.shape.type == LayerType::fc) {
+    std::vector<u8> ta(per_sample);
+    compute_terms(p.config.encoding, values.data(), values.size(), ta.data(), stats);
+    if (p.config.compute_work) result.work = fc_work(p, ta.data());
+    if (p.config.compute_cycles) result.cycles = fc_cycles(p, ta.data());
+    return result;
+  }
+  const ActivationPlane plane = build_plane(p, values.data(), stats);
+  if (p.config.compute_work) result.work = conv_work(p, plane, parallel);
+  if (p.config.compute_cycles) result.cycles = conv_cycles(p, plane, parallel);
+  return result;
+}
+
+class CpuEngine final : public Engine {
+ public:
+  std::string_view name() const override { return "cpu"; }
+
+  LayerResult profile(const LayerInput& input, SampleRange range,
+                      const ProfileConfig& config) const override {
+    validate_input(input, range);
+    config.validate();
+    const PreparedLayer p = prepare(input, config);
+    LayerResult result;
+    result.name = input.name;
+    result.type = input.shape.type;
+    result.weight_terms = p.weight_terms;
+    result.per_sample.resize(range.size());
+
+    // Parallel over samples when there are enough to keep every thread busy,
+    // else within each sample.
+    const int threads = omp_get_max_threads();
+    const bool across_samples = range.size() >= static_cast<u64>(2 * threads);
+    const i64 count = static_cast<i64>(range.size());
+    std::exception_ptr error;
+    i64 error_sample = std::numeric_limits<i64>::max();
+    TermStats activation_terms;
+#pragma omp parallel if (across_samples)
+    {
+      std::vector<i64> values;
+      TermStats local;
+#pragma omp for schedule(dynamic)
+      for (i64 i = 0; i < count; ++i) {
+        try {
+          result.per_sample[to_size(i)] =
+              profile_sample(p, *input.activations, range.begin + static_cast<u64>(i), values, local,
+                             !across_samples);
+        } catch (...) {
+          // Report the error of the first failing sample, whatever the thread order.
+#pragma omp critical(laconic_cpu_error)
+          if (i < error_sample) {
+            error_sample = i;
+            error = std::current_exception();
+          }
+        }
+      }
+#pragma omp critical(laconic_cpu_stats)
+      activation_terms += local;
+    }
+    if (error) std::rethrow_exception(error);
+    result.activation_terms = activation_terms;
+    return result;
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> make_cpu_engine() { return std::make_unique<CpuEngine>(); }
+
+}  // namespace laconic

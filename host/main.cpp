@@ -1,0 +1,273 @@
+// laconic: the command-line tool.
+//
+//   laconic profile NETWORK [options]   profile a network's traces
+//   laconic synth ARCH --out DIR        write synthetic traces of real layer shapes
+//   laconic info                        version, threads and CUDA device
+//
+// Exit status: 0 success, 1 bad input or a failed run, 2 bad usage,
+// 3 --verify found a difference.
+#include <omp.h>
+
+#include <cstdio>
+#include <cxxopts.hpp>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "laconic/device.hpp"
+#include "laconic/engine.hpp"
+#include "laconic/error.hpp"
+#include "laconic/network.hpp"
+#include "laconic/profile.hpp"
+#include "laconic/report.hpp"
+#include "laconic/synth.hpp"
+
+namespace {
+
+constexpr int kExitError = 1;
+constexpr int kExitUsage = 2;
+constexpr int kExitVerify = 3;
+
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+const char* const kMainHelp = R"(laconic: bit-level profiler for Laconic-style deep learning accelerators
+
+Usage:
+  laconic profile NETWORK [options]   profile a network's activation and weight traces
+  laconic synth ARCH --out DIR        write synthetic traces with real layer shapes
+  laconic info                        version, threads and the CUDA device, if any
+  laconic COMMAND --help              the options of a command
+
+NETWORK is a network manifest (.json, see the README), a directory holding a
+manifest.json, or a DNNsim model directory (models/<net>/model.csv, with its
+traces in the sibling net_traces/<net>/).
+
+For each layer and for the network, `profile` reports the MACs, the work of the
+bit-parallel baseline, zero skipping, Stripes, Pragmatic and Laconic with their
+potential speedups, the terms per value of activations and weights, and the
+cycles of the baseline, Stripes and Laconic accelerators of a given geometry.
+
+Exit status: 0 success, 1 bad input or failed run, 2 bad usage, 3 --verify
+found a difference.
+)";
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream ss(text);
+  for (std::string item; std::getline(ss, item, ',');)
+    if (!item.empty()) items.push_back(item);
+  return items;
+}
+
+std::int64_t positive(const cxxopts::ParseResult& r, const std::string& name) {
+  const auto v = r[name].as<std::int64_t>();
+  if (v <= 0) throw UsageError("--" + name + " must be a positive number, not " + std::to_string(v));
+  return v;
+}
+
+void set_threads(const cxxopts::ParseResult& r) {
+  if (r.count("threads") == 0) return;
+  omp_set_num_threads(static_cast<int>(positive(r, "threads")));
+}
+
+int run_profile(int argc, char** argv) {
+  cxxopts::Options options("laconic profile", "Profile a network's traces: work, terms and cycles per layer.");
+  options.positional_help("NETWORK").show_positional_help().set_width(100);
+  // clang-format off
+  options.add_options("Input")
+    ("network", "Network manifest (.json), a directory with manifest.json, or a DNNsim model directory",
+     cxxopts::value<std::string>())
+    ("traces", "DNNsim traces directory (default: <model dir>/../../net_traces/<net>)", cxxopts::value<std::string>())
+    ("layers", "Profile only these layers, comma-separated names", cxxopts::value<std::string>())
+    ("samples", "Profile the first N samples of each layer (default: all)", cxxopts::value<std::int64_t>());
+  options.add_options("Model")
+    ("encoding", "Term encoding: binary, booth (radix-4) or naf", cxxopts::value<std::string>()->default_value("booth"))
+    ("tiles", "Tiles T of the Laconic accelerator", cxxopts::value<std::int64_t>()->default_value("16"))
+    ("rows", "Rows (filters) Rt per tile", cxxopts::value<std::int64_t>()->default_value("16"))
+    ("columns", "Columns (windows) Ct per tile", cxxopts::value<std::int64_t>()->default_value("16"))
+    ("lanes", "Lanes (channels) L per processing element", cxxopts::value<std::int64_t>()->default_value("16"))
+    ("baseline-width", "Operand width P_base of the bit-parallel baseline, bits",
+     cxxopts::value<std::int64_t>()->default_value("16"));
+  options.add_options("Run")
+    ("engine", "auto (cuda where usable, else cpu), cuda, cpu or reference (slow, literal)",
+     cxxopts::value<std::string>()->default_value("auto"))
+    ("threads", "CPU threads (default: OMP_NUM_THREADS or all cores)", cxxopts::value<std::int64_t>())
+    ("verify", "Also run the reference engine and exit with status 3 on any difference")
+    ("q,quiet", "No progress on stderr");
+  options.add_options("Output")
+    ("json", "Write the JSON report to FILE", cxxopts::value<std::string>())
+    ("csv", "Write the CSV report (one row per layer) to FILE", cxxopts::value<std::string>())
+    ("per-sample", "Add per-sample rows to the CSV and per_sample lists to the JSON")
+    ("h,help", "Show this help");
+  // clang-format on
+  options.parse_positional({"network"});
+  const auto r = options.parse(argc, argv);
+  if (r.count("help")) {
+    std::cout << options.help({"Input", "Model", "Run", "Output"})
+              << "\nThe Markdown report goes to stdout, progress to stderr. Reports are written only when\n"
+                 "the whole run succeeds (and, with --verify, matches the reference engine).\n";
+    return 0;
+  }
+  if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");
+  if (r.count("network") == 0) throw UsageError("profile needs a NETWORK (see laconic profile --help)");
+  set_threads(r);
+
+  laconic::ProfileConfig config;
+  const auto encoding = laconic::parse_encoding(r["encoding"].as<std::string>());
+  if (!encoding) throw UsageError("--encoding must be binary, booth or naf, not '" + r["encoding"].as<std::string>() + "'");
+  config.encoding = *encoding;
+  config.geometry.tiles = positive(r, "tiles");
+  config.geometry.rows = positive(r, "rows");
+  config.geometry.columns = positive(r, "columns");
+  config.geometry.lanes = positive(r, "lanes");
+  const auto baseline_width = positive(r, "baseline-width");
+  if (baseline_width > 32) throw UsageError("--baseline-width must be at most 32 bits");
+  config.baseline_width = static_cast<int>(baseline_width);
+  try {
+    config.validate();
+  } catch (const laconic::Error& e) {
+    throw UsageError(e.what());
+  }
+  const auto engine_kind = laconic::parse_engine_kind(r["engine"].as<std::string>());
+  if (!engine_kind)
+    throw UsageError("--engine must be auto, cuda, cpu or reference, not '" + r["engine"].as<std::string>() + "'");
+  laconic::ProfileOptions profile_options;
+  if (r.count("samples")) profile_options.sample_limit = static_cast<std::uint64_t>(positive(r, "samples"));
+  const bool quiet = r.count("quiet") > 0;
+  const bool per_sample = r.count("per-sample") > 0;
+  const std::string json_path = r.count("json") ? r["json"].as<std::string>() : "";
+  const std::string csv_path = r.count("csv") ? r["csv"].as<std::string>() : "";
+  // Fail before a long run, not after it.
+  if (!json_path.empty()) laconic::check_writable(json_path, "--json");
+  if (!csv_path.empty()) laconic::check_writable(csv_path, "--csv");
+
+  const std::string network_path = r["network"].as<std::string>();
+  laconic::Network network = r.count("traces") ? laconic::load_dnnsim(network_path, r["traces"].as<std::string>())
+                                               : laconic::load_network(network_path);
+  if (r.count("layers")) laconic::select_layers(network, split_list(r["layers"].as<std::string>()));
+
+  std::string note;
+  const auto engine = laconic::make_engine(*engine_kind, &note);
+  if (!note.empty() && !quiet) std::cerr << "laconic: " << note << "\n";
+  if (!quiet)
+    std::cerr << "laconic: profiling " << network.name << " (" << network.layers.size() << " layers) on the "
+              << engine->name() << " engine with " << omp_get_max_threads() << " thread(s)\n";
+  if (!quiet) profile_options.progress = [](const std::string& line) { std::cerr << "laconic: " << line << "\n"; };
+  const laconic::NetworkResult result = laconic::profile_network(network, *engine, config, profile_options);
+
+  if (r.count("verify")) {
+    if (!quiet) std::cerr << "laconic: verifying on the reference engine\n";
+    const auto reference = laconic::make_reference_engine();
+    const laconic::NetworkResult expected = laconic::profile_network(network, *reference, config, profile_options);
+    const auto diffs = laconic::compare_results(expected, result);
+    if (!diffs.empty()) {
+      std::cerr << "laconic: --verify: the " << engine->name() << " engine differs from the reference engine in "
+                << diffs.size() << " count(s); no report written:\n";
+      for (std::size_t i = 0; i < diffs.size() && i < 20; ++i) std::cerr << "  " << diffs[i] << "\n";
+      if (diffs.size() > 20) std::cerr << "  ... and " << diffs.size() - 20 << " more\n";
+      return kExitVerify;
+    }
+    if (!quiet) std::cerr << "laconic: --verify: every count matches the reference engine\n";
+  }
+
+  if (!json_path.empty()) laconic::write_file_atomically(json_path, laconic::json_report(result, per_sample));
+  if (!csv_path.empty()) laconic::write_file_atomically(csv_path, laconic::csv_report(result, per_sample));
+  std::cout << laconic::markdown_report(result);
+  return 0;
+}
+
+int run_synth(int argc, char** argv) {
+  cxxopts::Options options("laconic synth",
+                           "Write synthetic traces with the layer shapes of a real architecture. The values are\n"
+                           "random (see the README); the manifest's \"source\" marks them as synthetic.");
+  options.positional_help("ARCH").show_positional_help().set_width(100);
+  std::string archs;
+  for (const auto& a : laconic::synthetic_architectures()) archs += (archs.empty() ? "" : ", ") + a;
+  // clang-format off
+  options.add_options()
+    ("arch", "Architecture: " + archs, cxxopts::value<std::string>())
+    ("o,out", "Output directory (created if needed)", cxxopts::value<std::string>())
+    ("samples", "Samples (images) per layer", cxxopts::value<std::int64_t>()->default_value("1"))
+    ("samples-per-file", "Split each layer's activations into files of this many samples (default: one file)",
+     cxxopts::value<std::int64_t>())
+    ("bits", "Stored width of activations and weights", cxxopts::value<std::int64_t>()->default_value("16"))
+    ("zero-fraction", "Fraction of zero activations (post-ReLU sparsity)", cxxopts::value<double>()->default_value("0.5"))
+    ("weight-zero-fraction", "Fraction of zero weights", cxxopts::value<double>()->default_value("0.02"))
+    ("seed", "Random seed", cxxopts::value<std::int64_t>()->default_value("1"))
+    ("dnnsim", "Write DNNsim's layout (models/<net>/model.csv, net_traces/<net>/*.npy as float32)")
+    ("h,help", "Show this help");
+  // clang-format on
+  options.parse_positional({"arch"});
+  const auto r = options.parse(argc, argv);
+  if (r.count("help")) {
+    std::cout << options.help();
+    return 0;
+  }
+  if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");
+  if (r.count("arch") == 0) throw UsageError("synth needs an architecture: " + archs);
+  if (r.count("out") == 0) throw UsageError("synth needs --out DIR");
+  laconic::SynthOptions o;
+  o.architecture = r["arch"].as<std::string>();
+  o.out_dir = r["out"].as<std::string>();
+  o.samples = static_cast<std::uint64_t>(positive(r, "samples"));
+  if (r.count("samples-per-file")) o.samples_per_file = static_cast<std::uint64_t>(positive(r, "samples-per-file"));
+  o.bits = static_cast<int>(positive(r, "bits"));
+  o.activation_zero_fraction = r["zero-fraction"].as<double>();
+  o.weight_zero_fraction = r["weight-zero-fraction"].as<double>();
+  o.seed = static_cast<std::uint64_t>(r["seed"].as<std::int64_t>());
+  o.dnnsim_layout = r.count("dnnsim") > 0;
+  std::cout << laconic::write_synthetic_network(o) << "\n";
+  return 0;
+}
+
+int run_info(int argc, char** argv) {
+  cxxopts::Options options("laconic info", "Version, threads and the CUDA device, if any.");
+  options.add_options()("h,help", "Show this help");
+  const auto r = options.parse(argc, argv);
+  if (r.count("help")) {
+    std::cout << options.help();
+    return 0;
+  }
+  if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");
+  const laconic::DeviceProbe probe = laconic::probe_devices();
+  std::cout << "laconic " << laconic::version_string() << "\n"
+            << "threads: " << omp_get_max_threads() << " (OpenMP)\n"
+            << probe.describe() << "\n"
+            << "engine auto: " << (probe.usable() ? "cpu (no CUDA engine in this version)" : "cpu") << "\n";
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string command = argc > 1 ? argv[1] : "";
+  try {
+    if (command.empty() || command == "-h" || command == "--help" || command == "help") {
+      std::cout << kMainHelp;
+      return command.empty() ? kExitUsage : 0;
+    }
+    if (command == "--version" || command == "version") {
+      std::cout << "laconic " << laconic::version_string() << "\n";
+      return 0;
+    }
+    if (command == "profile") return run_profile(argc - 1, argv + 1);
+    if (command == "synth") return run_synth(argc - 1, argv + 1);
+    if (command == "info") return run_info(argc - 1, argv + 1);
+    throw UsageError("unknown command '" + command + "' (profile, synth or info; see laconic --help)");
+  } catch (const UsageError& e) {
+    std::cerr << "laconic: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const cxxopts::exceptions::exception& e) {
+    std::cerr << "laconic: " << e.what() << " (see laconic " << command << " --help)\n";
+    return kExitUsage;
+  } catch (const laconic::Error& e) {
+    std::cerr << "laconic: error: " << e.what() << "\n";
+    return kExitError;
+  } catch (const std::exception& e) {
+    std::cerr << "laconic: internal error: " << e.what() << "\n";
+    return kExitError;
+  }
+}

@@ -1,0 +1,693 @@
+// NumPy .npy reading (memory-mapped) and writing. The header dict is parsed by
+// a small recursive-descent reader for the Python literal subset NumPy writes,
+// so no Python is needed and malformed input is an error, never a guess.
+
+#include "laconic/npy.hpp"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <system_error>
+#include <utility>
+
+#include "laconic/error.hpp"
+
+namespace laconic {
+
+// "=" and "|" (native byte order) are accepted as little-endian below.
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "laconic's .npy support assumes a little-endian host");
+
+namespace {
+
+constexpr char kMagic[] = "\x93NUMPY";
+constexpr std::size_t kMagicSize = sizeof(kMagic) - 1;
+// NumPy pads headers so data starts at a multiple of 64 (16 in old files).
+// Only the writer uses it: readers copy values out with memcpy.
+constexpr std::size_t kDataAlignment = 64;
+constexpr const char* kSupportedDTypes = "i1, u1, i2, u2, i4, u4, f4, f8";
+constexpr DType kAllDTypes[] = {DType::i1, DType::u1, DType::i2, DType::u2,
+                                DType::i4, DType::u4, DType::f4, DType::f8};
+
+[[noreturn]] void fail(const std::string& what, const std::string& problem) {
+  throw Error(what + ": " + problem);
+}
+
+std::string errno_text(int err) { return std::system_category().message(err); }
+
+// Header text quoted in messages: it may be arbitrary bytes (a fuzzed or
+// corrupt file), so escape everything unprintable and cap the length.
+std::string printable(std::string_view text, std::size_t limit = 160) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size() && i < limit; ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c >= 0x20 && c < 0x7f) {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    }
+  }
+  if (text.size() > limit) out += "...";
+  return out;
+}
+
+bool checked_mul(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
+  return !__builtin_mul_overflow(a, b, &out);
+}
+
+std::uint32_t read_le(const unsigned char* p, std::size_t bytes) {
+  std::uint32_t value = 0;
+  for (std::size_t i = bytes; i-- > 0;) value = (value << 8) | p[i];
+  return value;
+}
+
+// ---------------------------------------------------------------------------
+// The Python literal subset of a header dict.
+
+struct PyValue {
+  enum class Kind { string, integer, boolean, none, tuple, list, dict };
+  Kind kind = Kind::none;
+  std::string text;      // a string's decoded value, or an integer's digits
+  bool negative = false;  // integer sign
+  bool truth = false;     // boolean value
+  std::vector<PyValue> items;  // tuple/list items; dict: key, value, key, value, ...
+  std::size_t begin = 0, end = 0;  // the value's span in the header text, for messages
+};
+
+class HeaderDictParser {
+ public:
+  HeaderDictParser(std::string_view text, const std::string& what, bool allow_long_suffix)
+      : text_(text), what_(what), allow_long_suffix_(allow_long_suffix) {}
+
+  PyValue parse() {
+    skip_space();
+    if (at_end() || peek() != '{') error("expected '{' at the start of the header dict");
+    PyValue dict = parse_value(0);
+    skip_space();
+    if (!at_end()) error("unexpected text after the closing '}'");
+    return dict;
+  }
+
+ private:
+  // Real headers nest at most a few levels (structured dtypes); the limit
+  // keeps hostile input from exhausting the stack.
+  static constexpr int kMaxDepth = 16;
+
+  bool at_end() const { return pos_ >= text_.size(); }
+  char peek() const { return text_[pos_]; }
+  static bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
+  static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+  static bool is_name_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '_';
+  }
+  void skip_space() {
+    while (!at_end() && is_space(peek())) ++pos_;
+  }
+
+  [[noreturn]] void error(const std::string& problem) const {
+    fail(what_, "malformed header: " + problem + " at offset " + std::to_string(pos_) + " of \"" +
+                    printable(text_) + "\"");
+  }
+
+  void expect_more() const {
+    if (at_end()) error("unexpected end of the header");
+  }
+
+  PyValue parse_value(int depth) {
+    if (depth > kMaxDepth) error("brackets nested too deeply");
+    skip_space();
+    expect_more();
+    const std::size_t begin = pos_;
+    PyValue value;
+    const char c = peek();
+    if (c == '\'' || c == '"') {
+      value = parse_string();
+    } else if (c == '(') {
+      value = parse_parenthesized(depth);
+    } else if (c == '[') {
+      ++pos_;
+      value.kind = PyValue::Kind::list;
+      parse_items(depth, ']', value.items);
+    } else if (c == '{') {
+      value = parse_dict(depth);
+    } else if (c == '-' || c == '+' || is_digit(c)) {
+      value = parse_integer();
+    } else if (is_name_char(c)) {
+      value = parse_name();
+    } else {
+      error("unexpected character '" + printable(text_.substr(pos_, 1)) + "'");
+    }
+    value.begin = begin;
+    value.end = pos_;
+    return value;
+  }
+
+  PyValue parse_string() {
+    const char quote = peek();
+    ++pos_;
+    PyValue value;
+    value.kind = PyValue::Kind::string;
+    for (;;) {
+      if (at_end() || peek() == '\n' || peek() == '\r') error("unterminated string");
+      const char c = peek();
+      ++pos_;
+      if (c == quote) break;
+      if (c == '\\') {
+        // Only the escapes that keep quoting intact are decoded; anything
+        // else stays verbatim and so can never match a key or dtype.
+        expect_more();
+        const char escaped = peek();
+        ++pos_;
+        if (escaped != quote && escaped != '\\') value.text += '\\';
+        value.text += escaped;
+        continue;
+      }
+      value.text += c;
+    }
+    return value;
+  }
+
+  // Python semantics: "()" is an empty tuple, "(x)" is just x, "(x,)" and
+  // "(x, y)" are tuples.
+  PyValue parse_parenthesized(int depth) {
+    ++pos_;
+    skip_space();
+    expect_more();
+    PyValue tuple;
+    tuple.kind = PyValue::Kind::tuple;
+    if (peek() == ')') {
+      ++pos_;
+      return tuple;
+    }
+    PyValue first = parse_value(depth + 1);
+    skip_space();
+    expect_more();
+    if (peek() == ')') {
+      ++pos_;
+      return first;
+    }
+    if (peek() != ',') error("expected ',' or ')'");
+    ++pos_;
+    tuple.items.push_back(std::move(first));
+    parse_items(depth, ')', tuple.items);
+    return tuple;
+  }
+
+  // The rest of a comma-separated sequence, after its opening bracket or a
+  // comma; a trailing comma is allowed.
+  void parse_items(int depth, char close, std::vector<PyValue>& items) {
+    for (;;) {
+      skip_space();
+      expect_more();
+      if (peek() == close) {
+        ++pos_;
+        return;
+      }
+      items.push_back(parse_value(depth + 1));
+      skip_space();
+      expect_more();
+      if (peek() == ',') {
+        ++pos_;
+      } else if (peek() != close) {
+        error(std::string("expected ',' or '") + close + "'");
+      }
+    }
+  }
+
+  PyValue parse_dict(int depth) {
+    ++pos_;
+    PyValue dict;
+    dict.kind = PyValue::Kind::dict;
+    for (;;) {
+      skip_space();
+      expect_more();
+      if (peek() == '}') {
+        ++pos_;
+        return dict;
+      }
+      dict.items.push_back(parse_value(depth + 1));
+      skip_space();
+      expect_more();
+      if (peek() != ':') error("expected ':' after a dict key");
+      ++pos_;
+      dict.items.push_back(parse_value(depth + 1));
+      skip_space();
+      expect_more();
+      if (peek() == ',') {
+        ++pos_;
+      } else if (peek() != '}') {
+        error("expected ',' or '}'");
+      }
+    }
+  }
+
+  PyValue parse_integer() {
+    PyValue value;
+    value.kind = PyValue::Kind::integer;
+    if (peek() == '-' || peek() == '+') {
+      value.negative = peek() == '-';
+      ++pos_;
+      skip_space();  // Python accepts "- 1"
+      expect_more();
+    }
+    if (!is_digit(peek())) error("expected a digit");
+    while (!at_end() && is_digit(peek())) value.text += text_[pos_++];
+    // Python 3 rejects "07" (but not "00"); mirror it rather than guess.
+    if (value.text.size() > 1 && value.text[0] == '0' &&
+        value.text.find_first_not_of('0') != std::string::npos) {
+      error("integer with a leading zero");
+    }
+    // Python 2 wrote shapes as (3L, 4L); NumPy still reads them in 1.0 files.
+    if (allow_long_suffix_ && !at_end() && (peek() == 'L' || peek() == 'l')) ++pos_;
+    // Rules out floats, hex, exponents and underscores: "1.0", "0x10", "1e3", "1_0".
+    if (!at_end() && (is_name_char(peek()) || peek() == '.')) error("malformed number");
+    return value;
+  }
+
+  PyValue parse_name() {
+    const std::size_t begin = pos_;
+    while (!at_end() && is_name_char(peek())) ++pos_;
+    const std::string_view name = text_.substr(begin, pos_ - begin);
+    PyValue value;
+    if (name == "True" || name == "False") {
+      value.kind = PyValue::Kind::boolean;
+      value.truth = name == "True";
+    } else if (name == "None") {
+      value.kind = PyValue::Kind::none;
+    } else {
+      pos_ = begin;
+      error("unexpected name '" + printable(name, 40) + "'");
+    }
+    return value;
+  }
+
+  std::string_view text_;
+  const std::string& what_;
+  bool allow_long_suffix_;
+  std::size_t pos_ = 0;
+};
+
+// ---------------------------------------------------------------------------
+// Interpreting the dict.
+
+// `descr` without its byte-order character, e.g. "f4" -> DType::f4.
+bool dtype_from_code(std::string_view code, DType& dtype) {
+  for (DType candidate : kAllDTypes) {
+    if (code == to_string(candidate)) {
+      dtype = candidate;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string unsupported_dtype(const std::string& shown, const std::string& detail = "") {
+  return "unsupported dtype " + shown + (detail.empty() ? "" : ": " + detail) + " (supported: " +
+         kSupportedDTypes + "; convert with e.g. arr.astype('<f4') or arr.astype('<i4'))";
+}
+
+DType parse_descr(const PyValue& descr, std::string_view header_text, const std::string& what) {
+  const std::string source = printable(header_text.substr(descr.begin, descr.end - descr.begin), 80);
+  if (descr.kind == PyValue::Kind::list) {
+    fail(what, unsupported_dtype(source, "structured dtypes are not supported"));
+  }
+  if (descr.kind == PyValue::Kind::tuple) {
+    fail(what, unsupported_dtype(source, "subarray dtypes are not supported"));
+  }
+  if (descr.kind != PyValue::Kind::string) {
+    fail(what, "malformed header: 'descr' must be a dtype string like '<f4', not " + source);
+  }
+  std::string_view text = descr.text;
+  char order = '=';  // NumPy reads a descr without an order character as native
+  if (!text.empty() && std::strchr("<>|=", text.front()) != nullptr) {
+    order = text.front();
+    text.remove_prefix(1);
+  }
+  DType dtype{};
+  if (!dtype_from_code(text, dtype)) fail(what, unsupported_dtype(source));
+  if (order == '>') {
+    fail(what, "big-endian dtype " + source + " is not supported; convert with arr.astype('<" +
+                   std::string(to_string(dtype)) + "')");
+  }
+  return dtype;
+}
+
+std::vector<std::uint64_t> parse_shape(const PyValue& shape, std::string_view header_text,
+                                       const std::string& what) {
+  const std::string source = printable(header_text.substr(shape.begin, shape.end - shape.begin), 80);
+  if (shape.kind != PyValue::Kind::tuple) {
+    fail(what, "malformed header: 'shape' must be a tuple of integers like (2, 3), not " + source);
+  }
+  std::vector<std::uint64_t> dims;
+  for (const PyValue& item : shape.items) {
+    if (item.kind != PyValue::Kind::integer) {
+      fail(what, "malformed header: 'shape' " + source + " has an entry that is not an integer");
+    }
+    std::uint64_t dim = 0;
+    for (char digit : item.text) {
+      if (!checked_mul(dim, 10, dim) || __builtin_add_overflow(dim, std::uint64_t(digit - '0'), &dim)) {
+        fail(what, "shape " + source + " has a dimension that does not fit in 64 bits");
+      }
+    }
+    if (item.negative && dim != 0) fail(what, "shape " + source + " has a negative dimension");
+    dims.push_back(dim);
+  }
+  return dims;
+}
+
+void check_byte_size(const std::vector<std::uint64_t>& shape, DType dtype, const std::string& what) {
+  // Zero dimensions are skipped so that (0, 2**63, 2**63) is refused too, as
+  // NumPy does: such a header is corrupt even though it describes no data.
+  std::uint64_t bytes = item_size(dtype);
+  for (std::uint64_t dim : shape) {
+    if (dim != 0 && !checked_mul(bytes, dim, bytes)) {
+      fail(what, "shape " + shape_to_string(shape) + " of dtype " + std::string(to_string(dtype)) +
+                     " is more than 2^64 bytes");
+    }
+  }
+}
+
+void unmap(void* map, std::size_t size) {
+  if (map != nullptr) ::munmap(map, size);
+}
+
+class FileDescriptor {
+ public:
+  explicit FileDescriptor(int fd) : fd_(fd) {}
+  ~FileDescriptor() { close(); }
+  FileDescriptor(const FileDescriptor&) = delete;
+  FileDescriptor& operator=(const FileDescriptor&) = delete;
+  int get() const { return fd_; }
+  // Returns 0 or an errno value; close errors matter when writing (NFS, quotas).
+  int close() {
+    if (fd_ < 0) return 0;
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    return rc == 0 ? 0 : errno;
+  }
+
+ private:
+  int fd_;
+};
+
+// Returns 0 or an errno value.
+int write_all(int fd, const char* bytes, std::uint64_t size) {
+  constexpr std::uint64_t kChunk = std::uint64_t(1) << 30;  // Linux caps one write() near 2 GiB
+  while (size > 0) {
+    const ssize_t written = ::write(fd, bytes, static_cast<std::size_t>(std::min(size, kChunk)));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (written == 0) return EIO;
+    bytes += written;
+    size -= static_cast<std::uint64_t>(written);
+  }
+  return 0;
+}
+
+std::string npy_descr(DType dtype) {
+  return (item_size(dtype) == 1 ? "|" : "<") + std::string(to_string(dtype));
+}
+
+// Magic, version, header length and the padded header dict: everything
+// before the data.
+std::string npy_preamble(DType dtype, const std::vector<std::uint64_t>& shape) {
+  const std::string dict = "{'descr': '" + npy_descr(dtype) + "', 'fortran_order': False, 'shape': " +
+                           shape_to_string(shape) + ", }";
+  for (int major = 1; major <= 2; ++major) {
+    const std::size_t length_field = major == 1 ? 2 : 4;
+    const std::size_t unpadded = kMagicSize + 2 + length_field + dict.size() + 1;  // +1: '\n'
+    const std::size_t total = (unpadded + kDataAlignment - 1) / kDataAlignment * kDataAlignment;
+    const std::size_t header_length = total - kMagicSize - 2 - length_field;
+    if (major == 1 && header_length > 0xffff) continue;
+    if (header_length > 0xffffffffu) break;
+    std::string out(kMagic, kMagicSize);
+    out += static_cast<char>(major);
+    out += '\0';
+    for (std::size_t i = 0; i < length_field; ++i) out += static_cast<char>((header_length >> (8 * i)) & 0xff);
+    out += dict;
+    out.append(total - out.size() - 1, ' ');
+    out += '\n';
+    return out;
+  }
+  throw Error("shape " + shape_to_string(shape) + " has too many dimensions for a .npy header");
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+
+std::size_t item_size(DType dtype) { return static_cast<std::size_t>(bit_width(dtype) / 8); }
+
+bool is_float(DType dtype) { return dtype == DType::f4 || dtype == DType::f8; }
+
+bool is_signed(DType dtype) {
+  return dtype == DType::i1 || dtype == DType::i2 || dtype == DType::i4 || is_float(dtype);
+}
+
+int bit_width(DType dtype) {
+  switch (dtype) {
+    case DType::i1:
+    case DType::u1:
+      return 8;
+    case DType::i2:
+    case DType::u2:
+      return 16;
+    case DType::i4:
+    case DType::u4:
+    case DType::f4:
+      return 32;
+    case DType::f8:
+      return 64;
+  }
+  throw std::invalid_argument("laconic: invalid DType value " + std::to_string(static_cast<int>(dtype)));
+}
+
+std::string_view to_string(DType dtype) {
+  switch (dtype) {
+    case DType::i1: return "i1";
+    case DType::u1: return "u1";
+    case DType::i2: return "i2";
+    case DType::u2: return "u2";
+    case DType::i4: return "i4";
+    case DType::u4: return "u4";
+    case DType::f4: return "f4";
+    case DType::f8: return "f8";
+  }
+  throw std::invalid_argument("laconic: invalid DType value " + std::to_string(static_cast<int>(dtype)));
+}
+
+std::string shape_to_string(const std::vector<std::uint64_t>& shape) {
+  std::string out = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) {
+    if (i > 0) out += ", ";
+    out += std::to_string(shape[i]);
+  }
+  if (shape.size() == 1) out += ',';  // Python's one-element tuple
+  out += ')';
+  return out;
+}
+
+std::uint64_t NpyHeader::elements() const {
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
+  std::uint64_t count = 1;
+  for (std::uint64_t dim : shape) {
+    if (!checked_mul(count, dim, count)) {
+      throw Error("shape " + shape_to_string(shape) + " has more than 2^64 elements");
+    }
+  }
+  return count;
+}
+
+std::uint64_t NpyHeader::data_bytes() const {
+  std::uint64_t bytes = 0;
+  if (!checked_mul(elements(), item_size(dtype), bytes)) {
+    throw Error("shape " + shape_to_string(shape) + " of dtype " + std::string(to_string(dtype)) +
+                " is more than 2^64 bytes");
+  }
+  return bytes;
+}
+
+NpyHeader parse_npy_header(const void* bytes, std::size_t size, const std::string& what) {
+  const auto* p = static_cast<const unsigned char*>(bytes);
+  if (size == 0) fail(what, "empty (0 bytes), not a .npy file");
+  if (std::memcmp(p, kMagic, std::min(size, kMagicSize)) != 0) fail(what, "not a .npy file (bad magic)");
+  if (size < kMagicSize) {
+    fail(what, "too short to be a .npy file (" + std::to_string(size) + " bytes)");
+  }
+  if (size < kMagicSize + 2) fail(what, "truncated .npy file: it ends inside the version number");
+
+  NpyHeader header;
+  header.major_version = p[6];
+  header.minor_version = p[7];
+  if (header.major_version < 1 || header.major_version > 3 || header.minor_version != 0) {
+    fail(what, "unsupported .npy format version " + std::to_string(header.major_version) + "." +
+                   std::to_string(header.minor_version) + " (supported: 1.0, 2.0, 3.0)");
+  }
+  const std::size_t length_field = header.major_version == 1 ? 2 : 4;
+  const std::size_t preamble = kMagicSize + 2 + length_field;
+  if (size < preamble) fail(what, "truncated .npy file: it ends inside the header length");
+  const std::size_t header_length = read_le(p + kMagicSize + 2, length_field);
+  if (header_length > size - preamble) {
+    fail(what, "truncated .npy file: the header length field says " + std::to_string(header_length) +
+                   " bytes but only " + std::to_string(size - preamble) + " follow it");
+  }
+  header.data_offset = preamble + header_length;
+
+  // Version 3.0 differs only in declaring the header utf-8 rather than
+  // latin-1; every accepted header is ASCII, so both decode the same.
+  const std::string_view text(reinterpret_cast<const char*>(p + preamble), header_length);
+  const PyValue dict = HeaderDictParser(text, what, header.major_version == 1).parse();
+
+  const PyValue* descr = nullptr;
+  const PyValue* fortran_order = nullptr;
+  const PyValue* shape = nullptr;
+  for (std::size_t i = 0; i + 1 < dict.items.size(); i += 2) {
+    const PyValue& key = dict.items[i];
+    const std::string key_source = printable(text.substr(key.begin, key.end - key.begin), 80);
+    if (key.kind != PyValue::Kind::string) fail(what, "malformed header: key " + key_source + " is not a string");
+    const PyValue** slot = key.text == "descr"           ? &descr
+                           : key.text == "fortran_order" ? &fortran_order
+                           : key.text == "shape"         ? &shape
+                                                         : nullptr;
+    if (slot == nullptr) {
+      fail(what, "malformed header: unknown key " + key_source +
+                     " (a .npy header has exactly 'descr', 'fortran_order' and 'shape')");
+    }
+    if (*slot != nullptr) fail(what, "malformed header: duplicate key " + key_source);
+    *slot = &dict.items[i + 1];
+  }
+  for (const auto& [name, value] : {std::pair{"descr", descr}, std::pair{"fortran_order", fortran_order},
+                                    std::pair{"shape", shape}}) {
+    if (value == nullptr) fail(what, std::string("malformed header: missing key '") + name + "'");
+  }
+
+  header.dtype = parse_descr(*descr, text, what);
+  header.shape = parse_shape(*shape, text, what);
+  if (fortran_order->kind != PyValue::Kind::boolean) {
+    fail(what, "malformed header: 'fortran_order' must be True or False, not " +
+                   printable(text.substr(fortran_order->begin, fortran_order->end - fortran_order->begin), 80));
+  }
+  header.fortran_order = fortran_order->truth;
+  if (header.fortran_order) {
+    fail(what, "Fortran-order (column-major) arrays are not supported; save with "
+               "np.save(path, np.ascontiguousarray(arr))");
+  }
+  check_byte_size(header.shape, header.dtype, what);
+  return header;
+}
+
+// ---------------------------------------------------------------------------
+
+NpyArray NpyArray::open(const std::string& path) {
+  // O_NONBLOCK: opening a FIFO by mistake must fail below, not hang.
+  FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
+  if (fd.get() < 0) fail(path, "cannot open: " + errno_text(errno));
+  struct stat info {};
+  if (::fstat(fd.get(), &info) != 0) fail(path, "cannot stat: " + errno_text(errno));
+  if (S_ISDIR(info.st_mode)) fail(path, "is a directory, not a .npy file");
+  if (!S_ISREG(info.st_mode)) fail(path, "not a regular file");
+  if (info.st_size == 0) fail(path, "empty file (0 bytes), not a .npy file");
+  const auto file_size = static_cast<std::size_t>(info.st_size);
+
+  NpyArray array;
+  array.path_ = path;
+  // The mapping outlives the descriptor. If the file is truncated while
+  // mapped, reading the lost pages raises SIGBUS; nothing portable avoids it.
+  void* map = ::mmap(nullptr, file_size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  if (map == MAP_FAILED) fail(path, "cannot map into memory: " + errno_text(errno));
+  array.map_ = map;  // from here the destructor unmaps on every error
+  array.map_size_ = file_size;
+
+  array.header_ = parse_npy_header(map, file_size, path);
+  const std::uint64_t data_bytes = array.header_.data_bytes();
+  const std::uint64_t file_data_bytes = file_size - array.header_.data_offset;
+  const std::string described = "shape " + shape_to_string(array.header_.shape) + ", dtype " +
+                                std::string(to_string(array.header_.dtype));
+  if (file_data_bytes < data_bytes) {
+    fail(path, "truncated: header promises " + std::to_string(data_bytes) + " bytes of data (" + described +
+                   "), file has " + std::to_string(file_data_bytes));
+  }
+  if (file_data_bytes > data_bytes) {
+    fail(path, "has " + std::to_string(file_data_bytes - data_bytes) + " bytes after the " +
+                   std::to_string(data_bytes) + " bytes of data the header describes (" + described +
+                   "); the file may be corrupt or not written by NumPy");
+  }
+  array.data_ = static_cast<const std::byte*>(map) + array.header_.data_offset;
+  return array;
+}
+
+NpyArray::NpyArray(NpyArray&& other) noexcept
+    : path_(std::move(other.path_)),
+      header_(std::move(other.header_)),
+      map_(std::exchange(other.map_, nullptr)),
+      map_size_(std::exchange(other.map_size_, 0)),
+      data_(std::exchange(other.data_, nullptr)) {}
+
+NpyArray& NpyArray::operator=(NpyArray&& other) noexcept {
+  if (this != &other) {
+    unmap(map_, map_size_);
+    path_ = std::move(other.path_);
+    header_ = std::move(other.header_);
+    map_ = std::exchange(other.map_, nullptr);
+    map_size_ = std::exchange(other.map_size_, 0);
+    data_ = std::exchange(other.data_, nullptr);
+  }
+  return *this;
+}
+
+NpyArray::~NpyArray() { unmap(map_, map_size_); }
+
+// ---------------------------------------------------------------------------
+
+void write_npy(const std::string& path, DType dtype, const std::vector<std::uint64_t>& shape,
+               const void* data) {
+  NpyHeader header;
+  header.dtype = dtype;
+  header.shape = shape;
+  std::uint64_t data_bytes = 0;
+  std::string preamble;
+  try {
+    data_bytes = header.data_bytes();
+    preamble = npy_preamble(dtype, shape);
+  } catch (const Error& e) {
+    fail(path, std::string("cannot write: ") + e.what());
+  }
+  if (data == nullptr && data_bytes > 0) fail(path, "cannot write: no data given");
+
+  // pid and a counter keep concurrent writers of the same path (other
+  // processes or threads) off each other's temporary file.
+  static std::atomic<unsigned> temp_counter{0};
+  const std::string temp_path =
+      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(temp_counter.fetch_add(1));
+  FileDescriptor fd(::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
+  if (fd.get() < 0) fail(path, "cannot create temporary file " + temp_path + ": " + errno_text(errno));
+
+  int err = write_all(fd.get(), preamble.data(), preamble.size());
+  if (err == 0) err = write_all(fd.get(), static_cast<const char*>(data), data_bytes);
+  const int close_err = fd.close();
+  if (err == 0) err = close_err;
+  if (err == 0 && std::rename(temp_path.c_str(), path.c_str()) != 0) {
+    err = errno;
+    ::unlink(temp_path.c_str());
+    fail(path, "cannot rename " + temp_path + " into place: " + errno_text(err));
+  }
+  if (err != 0) {
+    ::unlink(temp_path.c_str());
+    fail(path, "cannot write: " + errno_text(err));
+  }
+}
+
+}  // namespace laconic

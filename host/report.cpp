@@ -1,0 +1,320 @@
+#include "laconic/report.hpp"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "laconic/error.hpp"
+
+#ifndef LACONIC_VERSION
+#define LACONIC_VERSION "unknown"
+#endif
+
+namespace laconic {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+std::string version_string() { return LACONIC_VERSION; }
+
+namespace {
+
+std::string fixed(double v, int decimals) {
+  if (std::isinf(v)) return "inf";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+// Ratios in CSV: enough digits to recompute nothing, `inf` for x/0.
+std::string ratio_text(double v) {
+  if (std::isinf(v)) return "inf";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.9g", v);
+  return buf;
+}
+
+std::string percent(double fraction) { return fixed(100.0 * fraction, 1); }
+
+// Histogram length for a tensor: every term count its width allows (§3),
+// longer only if a value needed more (it cannot, for valid traces).
+std::size_t histogram_length(const TermStats& stats, Encoding encoding, const Precision& precision) {
+  const int bound = max_terms(encoding, precision.bits);
+  return static_cast<std::size_t>(std::max(bound, stats.max_terms_seen())) + 1;
+}
+
+std::string md_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '|') out += "\\|";
+    else out += c;
+  }
+  return out;
+}
+
+struct MarkdownTable {
+  std::vector<std::string> header;
+  std::vector<bool> right;  // numeric columns align right
+  std::vector<std::vector<std::string>> rows;
+  std::string render() const {
+    std::ostringstream out;
+    out << "|";
+    for (const auto& h : header) out << " " << h << " |";
+    out << "\n|";
+    for (std::size_t i = 0; i < header.size(); ++i) out << (right[i] ? " ---: |" : " --- |");
+    out << "\n";
+    for (const auto& row : rows) {
+      out << "|";
+      for (const auto& cell : row) out << " " << cell << " |";
+      out << "\n";
+    }
+    return out.str();
+  }
+};
+
+std::string samples_text(const NetworkResult& r) {
+  std::uint64_t lo = UINT64_MAX, hi = 0;
+  for (const auto& l : r.layers) {
+    lo = std::min<std::uint64_t>(lo, l.result.samples());
+    hi = std::max<std::uint64_t>(hi, l.result.samples());
+  }
+  if (r.layers.empty()) return "0 samples";
+  return lo == hi ? std::to_string(lo) + " sample(s) per layer"
+                  : std::to_string(lo) + " to " + std::to_string(hi) + " samples per layer";
+}
+
+}  // namespace
+
+std::string markdown_report(const NetworkResult& r) {
+  const Geometry& g = r.config.geometry;
+  std::ostringstream out;
+  out << "# laconic profile: " << md_escape(r.network) << "\n\n";
+  out << "Engine `" << r.engine << "`, encoding `" << to_string(r.config.encoding) << "`, geometry " << g.tiles
+      << " tiles x " << g.rows << " rows x " << g.columns << " columns x " << g.lanes << " lanes, baseline "
+      << r.config.baseline_width << "-bit, " << samples_text(r) << ".";
+  if (!r.source.empty()) out << " Traces: " << md_escape(r.source) << ".";
+  out << "\n\n";
+
+  const Totals conv = r.totals_conv(), all = r.totals_all();
+  auto totals_label = [](const char* what, const Totals& t) {
+    return std::string("**") + what + "** (" + std::to_string(t.layers) + ")";
+  };
+
+  // Work and potential speedups (§4).
+  MarkdownTable work;
+  work.header = {"layer", "type", "samples", "MACs", "baseline", "zero_skip", "stripes", "pragmatic", "laconic",
+                 "zero_skip x", "stripes x", "pragmatic x", "laconic x"};
+  work.right = {false, false, true, true, true, true, true, true, true, true, true, true, true};
+  auto work_row = [&](const std::string& name, const std::string& type, const std::string& samples,
+                      std::uint64_t macs, const Work& w) {
+    return std::vector<std::string>{
+        name, type, samples, std::to_string(macs), std::to_string(w.baseline), std::to_string(w.zero_skip),
+        std::to_string(w.stripes), std::to_string(w.pragmatic), std::to_string(w.laconic),
+        fixed(speedup(w.baseline, w.zero_skip), 2), fixed(speedup(w.baseline, w.stripes), 2),
+        fixed(speedup(w.baseline, w.pragmatic), 2), fixed(speedup(w.baseline, w.laconic), 2)};
+  };
+  for (const auto& l : r.layers)
+    work.rows.push_back(work_row(md_escape(l.result.name), std::string(to_string(l.result.type)),
+                                 std::to_string(l.result.samples()), l.result.macs(), l.result.work()));
+  work.rows.push_back(work_row(totals_label("conv layers", conv), "", "", conv.macs, conv.work));
+  work.rows.push_back(work_row(totals_label("all layers", all), "", "", all.macs, all.work));
+  out << "## Work and potential speedup over the bit-parallel baseline\n\n"
+      << "Work in single-bit products (MODEL.md §4); `x` columns are baseline / work, ratios of sums.\n\n"
+      << work.render() << "\n";
+
+  // Terms (§3, §4).
+  MarkdownTable terms_table;
+  terms_table.header = {"layer", "activation precision", "act mean terms", "act zeros %", "act max terms",
+                        "weight precision", "wgt mean terms", "wgt zeros %", "wgt max terms"};
+  terms_table.right = {false, false, true, true, true, false, true, true, true};
+  for (const auto& l : r.layers) {
+    const auto& a = l.result.activation_terms;
+    const auto& w = l.result.weight_terms;
+    terms_table.rows.push_back({md_escape(l.result.name), l.activation_quantization, fixed(a.mean(), 3),
+                                percent(a.zero_fraction()), std::to_string(a.max_terms_seen()),
+                                l.weight_quantization, fixed(w.mean(), 3), percent(w.zero_fraction()),
+                                std::to_string(w.max_terms_seen())});
+  }
+  out << "## Terms per value (`" << to_string(r.config.encoding) << "` encoding)\n\n" << terms_table.render() << "\n";
+
+  // Cycles (§5).
+  MarkdownTable cycles;
+  cycles.header = {"layer", "baseline cycles", "stripes cycles", "laconic cycles", "laconic cycles / sample",
+                   "stripes speedup", "laconic speedup"};
+  cycles.right = {false, true, true, true, true, true, true};
+  auto cycles_row = [&](const std::string& name, const Cycles& c, std::uint64_t samples) {
+    const double per_sample = samples == 0 ? 0.0 : static_cast<double>(c.laconic) / static_cast<double>(samples);
+    return std::vector<std::string>{name,
+                                    std::to_string(c.baseline),
+                                    std::to_string(c.stripes),
+                                    std::to_string(c.laconic),
+                                    fixed(per_sample, 1),
+                                    fixed(speedup(c.baseline, c.stripes), 2),
+                                    fixed(speedup(c.baseline, c.laconic), 2)};
+  };
+  for (const auto& l : r.layers)
+    cycles.rows.push_back(cycles_row(md_escape(l.result.name), l.result.cycles(), l.result.samples()));
+  // Per-sample means of the totals only make sense when every layer saw the
+  // same samples; otherwise the column stays empty.
+  auto same_samples = [&](bool conv_only) -> std::uint64_t {
+    std::uint64_t n = 0;
+    for (const auto& l : r.layers) {
+      if (conv_only && l.result.type != LayerType::conv) continue;
+      if (n == 0) n = l.result.samples();
+      else if (n != l.result.samples()) return 0;
+    }
+    return n;
+  };
+  auto totals_cycles_row = [&](const char* what, const Totals& t, bool conv_only) {
+    auto row = cycles_row(totals_label(what, t), t.cycles, same_samples(conv_only));
+    if (same_samples(conv_only) == 0) row[4] = "";
+    return row;
+  };
+  cycles.rows.push_back(totals_cycles_row("conv layers", conv, true));
+  cycles.rows.push_back(totals_cycles_row("all layers", all, false));
+  out << "## Cycles (MODEL.md §5)\n\n" << cycles.render();
+  return out.str();
+}
+
+std::string csv_report(const NetworkResult& r, bool per_sample) {
+  std::ostringstream out;
+  out << "network,layer,type,row,sample,samples,macs,"
+         "work_baseline,work_zero_skip,work_stripes,work_pragmatic,work_laconic,"
+         "potential_zero_skip,potential_stripes,potential_pragmatic,potential_laconic,"
+         "cycles_baseline,cycles_stripes,cycles_laconic,speedup_stripes,speedup_laconic,"
+         "activation_bits,weight_bits,activation_mean_terms,activation_zero_fraction,"
+         "weight_mean_terms,weight_zero_fraction\n";
+  auto quote = [](const std::string& s) {
+    if (s.find_first_of(",\"\n") == std::string::npos) return s;
+    std::string q = "\"";
+    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
+    return q + "\"";
+  };
+  auto counts = [&](std::uint64_t macs, const Work& w, const Cycles& c) {
+    std::ostringstream row;
+    row << macs << "," << w.baseline << "," << w.zero_skip << "," << w.stripes << "," << w.pragmatic << ","
+        << w.laconic << "," << ratio_text(speedup(w.baseline, w.zero_skip)) << ","
+        << ratio_text(speedup(w.baseline, w.stripes)) << "," << ratio_text(speedup(w.baseline, w.pragmatic)) << ","
+        << ratio_text(speedup(w.baseline, w.laconic)) << "," << c.baseline << "," << c.stripes << "," << c.laconic
+        << "," << ratio_text(speedup(c.baseline, c.stripes)) << "," << ratio_text(speedup(c.baseline, c.laconic));
+    return row.str();
+  };
+  for (const auto& l : r.layers) {
+    const LayerResult& res = l.result;
+    const std::string prefix = quote(r.network) + "," + quote(res.name) + "," + std::string(to_string(res.type));
+    out << prefix << ",layer,," << res.samples() << "," << counts(res.macs(), res.work(), res.cycles()) << ","
+        << l.activation_precision.bits << "," << l.weight_precision.bits << ","
+        << ratio_text(res.activation_terms.mean()) << "," << ratio_text(res.activation_terms.zero_fraction()) << ","
+        << ratio_text(res.weight_terms.mean()) << "," << ratio_text(res.weight_terms.zero_fraction()) << "\n";
+    if (per_sample)
+      for (const auto& s : res.per_sample)
+        out << prefix << ",sample," << s.sample << ",1," << counts(s.macs, s.work, s.cycles) << ","
+            << l.activation_precision.bits << "," << l.weight_precision.bits << ",,,,\n";
+  }
+  return out.str();
+}
+
+namespace {
+
+ordered_json work_json(const Work& w) {
+  return ordered_json{{"baseline", w.baseline},   {"zero_skip", w.zero_skip}, {"stripes", w.stripes},
+                      {"pragmatic", w.pragmatic}, {"laconic", w.laconic}};
+}
+
+ordered_json cycles_json(const Cycles& c) {
+  return ordered_json{{"baseline", c.baseline}, {"stripes", c.stripes}, {"laconic", c.laconic}};
+}
+
+ordered_json terms_json(const TermStats& s, Encoding encoding, const Precision& precision) {
+  ordered_json histogram = ordered_json::array();
+  const std::size_t n = histogram_length(s, encoding, precision);
+  for (std::size_t t = 0; t < n; ++t) histogram.push_back(s.histogram[t]);
+  return ordered_json{{"mean", s.mean()}, {"zero_fraction", s.zero_fraction()}, {"histogram", histogram}};
+}
+
+ordered_json totals_json(const Totals& t) {
+  return ordered_json{{"layers", t.layers}, {"macs", t.macs}, {"work", work_json(t.work)}, {"cycles", cycles_json(t.cycles)}};
+}
+
+}  // namespace
+
+std::string json_report(const NetworkResult& r, bool per_sample) {
+  const Geometry& g = r.config.geometry;
+  ordered_json doc;
+  doc["tool"] = "laconic";
+  doc["version"] = version_string();
+  doc["network"] = r.network;
+  doc["engine"] = r.engine;
+  doc["config"] = ordered_json{
+      {"encoding", std::string(to_string(r.config.encoding))},
+      {"tiles", g.tiles},
+      {"rows", g.rows},
+      {"columns", g.columns},
+      {"lanes", g.lanes},
+      {"baseline_width", r.config.baseline_width},
+      {"sample_limit", r.sample_limit == 0 ? ordered_json(nullptr) : ordered_json(r.sample_limit)},
+      {"source", r.source}};
+  doc["layers"] = ordered_json::array();
+  for (const auto& l : r.layers) {
+    const LayerResult& res = l.result;
+    ordered_json layer;
+    layer["name"] = res.name;
+    layer["type"] = std::string(to_string(res.type));
+    layer["samples"] = res.samples();
+    layer["macs"] = res.macs();
+    layer["work"] = work_json(res.work());
+    layer["cycles"] = cycles_json(res.cycles());
+    layer["terms"] = ordered_json{
+        {"activations", terms_json(res.activation_terms, r.config.encoding, l.activation_precision)},
+        {"weights", terms_json(res.weight_terms, r.config.encoding, l.weight_precision)}};
+    if (per_sample) {
+      ordered_json samples = ordered_json::array();
+      for (const auto& s : res.per_sample)
+        samples.push_back(ordered_json{{"sample", s.sample}, {"macs", s.macs}, {"work", work_json(s.work)},
+                                       {"cycles", cycles_json(s.cycles)}});
+      layer["per_sample"] = std::move(samples);
+    }
+    doc["layers"].push_back(std::move(layer));
+  }
+  doc["totals"] = ordered_json{{"all", totals_json(r.totals_all())}, {"conv", totals_json(r.totals_conv())}};
+  return doc.dump(2) + "\n";
+}
+
+void check_writable(const std::string& path, const std::string& option) {
+  const fs::path p(path);
+  const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) throw Error(option + " " + path + ": directory " + dir.string() + " does not exist");
+  if (fs::is_directory(p, ec)) throw Error(option + " " + path + ": is a directory");
+  if (::access(dir.c_str(), W_OK) != 0)
+    throw Error(option + " " + path + ": directory " + dir.string() + " is not writable");
+}
+
+void write_file_atomically(const std::string& path, const std::string& content) {
+  const std::string temp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+    out.flush();
+    if (!out) {
+      std::remove(temp.c_str());
+      throw Error(path + ": write failed");
+    }
+  }
+  if (std::rename(temp.c_str(), path.c_str()) != 0) {
+    const std::string reason = std::strerror(errno);
+    std::remove(temp.c_str());
+    throw Error(path + ": cannot rename the finished report into place (" + reason + ")");
+  }
+}
+
+}  // namespace laconic

@@ -1,0 +1,33 @@
+// Whether a usable CUDA device is present (no CUDA types here: host code
+// builds with the C++ compiler alone).
+#pragma once
+
+#include <string>
+
+namespace laconic {
+
+struct DeviceProbe {
+  enum class Status {
+    not_built,  // this build has no CUDA code
+    no_driver,  // no driver, or one older than the runtime (cudaErrorInsufficientDriver)
+    no_device,  // a driver but no device (cudaErrorNoDevice, or a count of 0)
+    available,  // at least one device answers
+    error,      // anything else the runtime reported
+  };
+  Status status = Status::not_built;
+  int device_count = 0;
+  int driver_version = 0;   // as cudaDriverGetVersion reports it, e.g. 13000
+  int runtime_version = 0;  // as cudaRuntimeGetVersion reports it
+  std::string device_name;  // the first device's name when available
+  int compute_capability = 0;  // e.g. 90 for sm_90
+  std::string message;      // the runtime's own words for the status
+
+  bool usable() const { return status == Status::available; }
+  std::string describe() const;  // one line for humans
+};
+
+// Asks the CUDA runtime once; safe to call when no driver is installed.
+// Leaves no sticky CUDA error behind.
+DeviceProbe probe_devices();
+
+}  // namespace laconic

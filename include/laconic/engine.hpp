@@ -1,0 +1,72 @@
+// The engines behind one interface. Every engine computes the same exact
+// integers (MODEL.md §6); `reference` is the oracle the others are checked
+// against.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "laconic/config.hpp"
+#include "laconic/layer.hpp"
+#include "laconic/results.hpp"
+#include "laconic/tensor.hpp"
+
+namespace laconic {
+
+// One layer as an engine sees it: its shape, the widths its tensors are
+// stored in (§2), and its quantized values.
+struct LayerInput {
+  std::string name;
+  LayerShape shape;
+  Precision activation_precision;  // p_a
+  Precision weight_precision;      // p_w
+  const TensorSource* activations = nullptr;  // samples × C·H·W values
+  const TensorSource* weights = nullptr;      // K × C/g × R × S values
+
+  std::uint64_t samples() const;
+};
+
+// Samples [begin, end) of a layer's activation trace.
+struct SampleRange {
+  std::uint64_t begin = 0;
+  std::uint64_t end = 0;
+  std::uint64_t size() const { return end - begin; }
+};
+
+// Throws laconic::Error when the layer's shape is not a layer, its tensors'
+// sizes do not fit the shape, a precision is outside 1..32 bits, or `range`
+// is not within the layer's samples. Every engine calls it first.
+void validate_input(const LayerInput& layer, SampleRange range);
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+  virtual std::string_view name() const = 0;
+  // Profiles samples `range` of `layer`: MACs, work and cycles per sample,
+  // terms statistics of the activations profiled and of all the weights.
+  // Results of disjoint ranges merge (LayerResult::merge) into the result of
+  // their union.
+  virtual LayerResult profile(const LayerInput& layer, SampleRange range,
+                              const ProfileConfig& config) const = 0;
+};
+
+enum class EngineKind : std::uint8_t { automatic, cuda, cpu, reference };
+
+std::string_view to_string(EngineKind kind);
+std::optional<EngineKind> parse_engine_kind(std::string_view name);
+
+// The literal engine of MODEL.md §4–§5: loops over every MAC and every lane of
+// every step. Slow; the oracle.
+std::unique_ptr<Engine> make_reference_engine();
+// The fast CPU engine: the factorizations of §4 and §5, OpenMP threads.
+std::unique_ptr<Engine> make_cpu_engine();
+
+// The engine a user asked for. `automatic` picks cuda where a usable device
+// and a CUDA engine exist, else cpu; `note` receives a line for the user when
+// the choice is worth saying. Throws laconic::Error when `cuda` cannot run.
+std::unique_ptr<Engine> make_engine(EngineKind kind, std::string* note = nullptr);
+
+}  // namespace laconic

@@ -1,0 +1,52 @@
+// Profiling a whole network: each layer on an engine, results gathered with
+// what the reports need to know about the layer.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "laconic/config.hpp"
+#include "laconic/engine.hpp"
+#include "laconic/network.hpp"
+#include "laconic/results.hpp"
+
+namespace laconic {
+
+struct ProfiledLayer {
+  LayerResult result;
+  LayerShape shape;
+  Precision activation_precision;
+  Precision weight_precision;
+  std::string activation_quantization;
+  std::string weight_quantization;
+};
+
+struct NetworkResult {
+  std::string network;
+  std::string source;        // the manifest's "source", or the DNNsim traces directory
+  std::string engine;        // the engine that computed the numbers
+  ProfileConfig config;
+  std::uint64_t sample_limit = 0;  // --samples, 0 when every sample was profiled
+  std::vector<ProfiledLayer> layers;
+
+  // Ratio-of-sums totals over every layer, and over the conv layers (§4).
+  Totals totals_all() const;
+  Totals totals_conv() const;
+};
+
+struct ProfileOptions {
+  std::uint64_t sample_limit = 0;  // profile the first N samples of each layer; 0 = all
+  // Called with one line per finished layer (progress); may be empty.
+  std::function<void(const std::string&)> progress;
+};
+
+NetworkResult profile_network(const Network& network, const Engine& engine, const ProfileConfig& config,
+                              const ProfileOptions& options);
+
+// Every difference between two results of the same network, one line each;
+// empty when every count is identical.
+std::vector<std::string> compare_results(const NetworkResult& expected, const NetworkResult& actual);
+
+}  // namespace laconic
