@@ -378,23 +378,30 @@ class CpuEngine final : public Engine {
     result.per_sample.resize(range.size());
 
     // Parallel over samples when there are enough to keep every thread busy,
-    // else within each sample.
+    // else within each sample. Never both: a parallel region nested in
+    // another costs milliseconds to set up in libgomp.
     const int threads = omp_get_max_threads();
-    const bool across_samples = range.size() >= static_cast<u64>(2 * threads);
     const i64 count = static_cast<i64>(range.size());
+    TermStats activation_terms;
+    if (range.size() < static_cast<u64>(2 * threads)) {
+      std::vector<i64> values;
+      for (i64 i = 0; i < count; ++i)
+        result.per_sample[to_size(i)] = profile_sample(p, *input.activations, range.begin + static_cast<u64>(i),
+                                                       values, activation_terms, /*parallel=*/true);
+      result.activation_terms = activation_terms;
+      return result;
+    }
     std::exception_ptr error;
     i64 error_sample = std::numeric_limits<i64>::max();
-    TermStats activation_terms;
-#pragma omp parallel if (across_samples)
+#pragma omp parallel
     {
       std::vector<i64> values;
       TermStats local;
 #pragma omp for schedule(dynamic)
       for (i64 i = 0; i < count; ++i) {
         try {
-          result.per_sample[to_size(i)] =
-              profile_sample(p, *input.activations, range.begin + static_cast<u64>(i), values, local,
-                             !across_samples);
+          result.per_sample[to_size(i)] = profile_sample(p, *input.activations, range.begin + static_cast<u64>(i),
+                                                         values, local, /*parallel=*/false);
         } catch (...) {
           // Report the error of the first failing sample, whatever the thread order.
 #pragma omp critical(laconic_cpu_error)
