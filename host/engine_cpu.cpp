@@ -21,6 +21,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <exception>
 #include <limits>
@@ -37,13 +38,70 @@ using i64 = std::int64_t;
 
 std::size_t to_size(i64 v) { return static_cast<std::size_t>(v); }
 
-// Terms of `count` values, one byte each, and their histogram.
-void compute_terms(Encoding encoding, const i64* values, std::size_t count, u8* out, TermStats& stats) {
-  for (std::size_t i = 0; i < count; ++i) {
-    const int t = terms(encoding, values[i]);
+// Terms of `count` values, one byte each, and their histogram. The encoding
+// is chosen once per call, not per value.
+// Four histograms in turn, so that runs of equal terms (zeros, mostly) do
+// not wait on each other's increments.
+template <int (*Terms)(std::uint64_t)>
+void compute_terms_with(const i64* values, std::size_t count, u8* out, TermStats& stats) {
+  std::array<std::array<u64, kMaxTerms + 1>, 4> counts{};
+  std::size_t i = 0;
+  for (; i + 4 <= count; i += 4)
+    for (std::size_t lane = 0; lane < 4; ++lane) {
+      const int t = Terms(magnitude(values[i + lane]));
+      out[i + lane] = static_cast<u8>(t);
+      ++counts[lane][static_cast<std::size_t>(t)];
+    }
+  for (; i < count; ++i) {
+    const int t = Terms(magnitude(values[i]));
     out[i] = static_cast<u8>(t);
-    ++stats.histogram[static_cast<std::size_t>(t)];
+    ++counts[0][static_cast<std::size_t>(t)];
   }
+  for (const auto& c : counts)
+    for (std::size_t t = 0; t < c.size(); ++t) stats.histogram[t] += c[t];
+}
+
+void compute_terms(Encoding encoding, const i64* values, std::size_t count, u8* out, TermStats& stats) {
+  switch (encoding) {
+    case Encoding::binary: return compute_terms_with<terms_binary>(values, count, out, stats);
+    case Encoding::booth: return compute_terms_with<terms_booth>(values, count, out, stats);
+    case Encoding::naf: return compute_terms_with<terms_naf>(values, count, out, stats);
+  }
+}
+
+// Reads values [first, first + count) of `source` and writes their terms to
+// `out`, in chunks small enough to stay in cache; threads share the chunks
+// when `parallel`. An invalid value throws the error of the first chunk that
+// has one, whatever the thread order.
+void read_terms(const TensorSource& source, u64 first, u64 count, Encoding encoding, u8* out, TermStats& stats,
+                bool parallel) {
+  constexpr u64 kChunk = 1 << 14;
+  const i64 chunks = static_cast<i64>((count + kChunk - 1) / kChunk);
+  std::exception_ptr error;
+  i64 error_chunk = std::numeric_limits<i64>::max();
+#pragma omp parallel if (parallel && chunks > 1)
+  {
+    std::vector<i64> values(static_cast<std::size_t>(std::min(count, kChunk)));
+    TermStats local;
+#pragma omp for schedule(static)
+    for (i64 chunk = 0; chunk < chunks; ++chunk) {
+      const u64 begin = static_cast<u64>(chunk) * kChunk;
+      const u64 n = std::min(kChunk, count - begin);
+      try {
+        source.read(first + begin, n, values.data());
+        compute_terms(encoding, values.data(), static_cast<std::size_t>(n), out + begin, local);
+      } catch (...) {
+#pragma omp critical(laconic_cpu_read_error)
+        if (chunk < error_chunk) {
+          error_chunk = chunk;
+          error = std::current_exception();
+        }
+      }
+    }
+#pragma omp critical(laconic_cpu_read_terms)
+    stats += local;
+  }
+  if (error) std::rethrow_exception(error);
 }
 
 // The FC recurrence of §5 over per-block costs cost[filter_set][block].
@@ -98,41 +156,32 @@ PreparedLayer prepare(const LayerInput& input, const ProfileConfig& config) {
   p.macs = static_cast<u64>(sh.macs_per_sample());
 
   std::vector<u8> tw(to_size(sh.weight_count()));
-  {
-    std::vector<i64> w(tw.size());
-    input.weights->read(0, w.size(), w.data());
-    compute_terms(config.encoding, w.data(), w.size(), tw.data(), p.weight_terms);
-  }
+  read_terms(*input.weights, 0, tw.size(), config.encoding, tw.data(), p.weight_terms, /*parallel=*/true);
   const i64 rs = sh.kernel_height * sh.kernel_width;
   const i64 per_filter = p.cg * rs;  // weights of one filter, [c'][r][s]
 
-  // §4 sums over each group's filters, indexed [group][c'][r][s].
+  // §4 sums over each group's filters, indexed [group][c'][r][s], and §5
+  // filter-set maxima with lanes (c') innermost so that a step reads them in
+  // a row: [group][filter set][r][s][c']. Each thread owns some channels.
   p.weight_term_sums.assign(to_size(sh.groups * per_filter), 0);
   p.weight_nonzero_sums.assign(p.weight_term_sums.size(), 0);
-  for (i64 k = 0; k < sh.filters; ++k) {
-    const i64 group = k / p.kg;
-    const u8* filter = &tw[to_size(k * per_filter)];
-    u64* term_sum = &p.weight_term_sums[to_size(group * per_filter)];
-    u64* nonzero_sum = &p.weight_nonzero_sums[to_size(group * per_filter)];
-    for (i64 i = 0; i < per_filter; ++i) {
-      term_sum[i] += filter[i];
-      nonzero_sum[i] += filter[i] != 0;
-    }
-  }
-
-  // §5 filter-set maxima, lanes (c') innermost so a step reads them in a row:
-  // [group][filter set][r][s][c'].
   p.weight_max.assign(to_size(sh.groups * p.filter_sets * rs * p.cg), 0);
-  for (i64 k = 0; k < sh.filters; ++k) {
-    const i64 group = k / p.kg;
-    const i64 filter_set = (k % p.kg) / set_size;
-    u8* set_max = &p.weight_max[to_size((group * p.filter_sets + filter_set) * rs * p.cg)];
-    const u8* filter = &tw[to_size(k * per_filter)];
-    for (i64 c = 0; c < p.cg; ++c)
+  const i64 group_channels = sh.groups * p.cg;
+#pragma omp parallel for schedule(static)
+  for (i64 gc = 0; gc < group_channels; ++gc) {
+    const i64 group = gc / p.cg, ci = gc % p.cg;
+    u64* term_sum = &p.weight_term_sums[to_size(group * per_filter + ci * rs)];
+    u64* nonzero_sum = &p.weight_nonzero_sums[to_size(group * per_filter + ci * rs)];
+    for (i64 f = 0; f < p.kg; ++f) {
+      const u8* w = &tw[to_size((group * p.kg + f) * per_filter + ci * rs)];  // W[k][ci][·][·]
+      u8* set_max = &p.weight_max[to_size((group * p.filter_sets + f / set_size) * rs * p.cg)];
       for (i64 rs_index = 0; rs_index < rs; ++rs_index) {
-        u8& m = set_max[to_size(rs_index * p.cg + c)];
-        m = std::max(m, filter[c * rs + rs_index]);
+        term_sum[rs_index] += w[rs_index];
+        nonzero_sum[rs_index] += w[rs_index] != 0;
+        u8& m = set_max[to_size(rs_index * p.cg + ci)];
+        m = std::max(m, w[rs_index]);
       }
+    }
   }
 
   if (sh.type == LayerType::fc) {
@@ -152,22 +201,19 @@ struct ActivationPlane {
   const u8* column(i64 c, i64 x) const { return &terms[to_size((c * padded_w + x) * padded_h)]; }
 };
 
-ActivationPlane build_plane(const PreparedLayer& p, const i64* values, TermStats& stats) {
+// Places one sample's activation terms ta[c][y][x] in the padded plane.
+ActivationPlane build_plane(const PreparedLayer& p, const u8* ta, bool parallel) {
   const LayerShape& sh = p.shape;
   ActivationPlane plane;
   plane.padded_h = p.padded_h;
   plane.padded_w = p.padded_w;
   plane.terms.assign(to_size(sh.channels * p.padded_w * p.padded_h), 0);
-  const Encoding encoding = p.config.encoding;
+#pragma omp parallel for schedule(static) if (parallel)
   for (i64 c = 0; c < sh.channels; ++c)
     for (i64 y = 0; y < sh.height; ++y) {
-      const i64* row = values + (c * sh.height + y) * sh.width;
+      const u8* row = ta + (c * sh.height + y) * sh.width;
       u8* dest = &plane.terms[to_size((c * p.padded_w + sh.padding.left) * p.padded_h + y + sh.padding.top)];
-      for (i64 x = 0; x < sh.width; ++x) {
-        const int t = terms(encoding, row[x]);
-        dest[x * p.padded_h] = static_cast<u8>(t);
-        ++stats.histogram[static_cast<std::size_t>(t)];
-      }
+      for (i64 x = 0; x < sh.width; ++x) dest[x * p.padded_h] = row[x];
     }
   return plane;
 }
@@ -341,22 +387,21 @@ Cycles fc_cycles(const PreparedLayer& p, const u8* ta) {
   return cycles;
 }
 
-SampleResult profile_sample(const PreparedLayer& p, const TensorSource& activations, u64 n,
-                            std::vector<i64>& values, TermStats& stats, bool parallel) {
+SampleResult profile_sample(const PreparedLayer& p, const TensorSource& activations, u64 n, std::vector<u8>& ta,
+                            TermStats& stats, bool parallel) {
   const u64 per_sample = static_cast<u64>(p.shape.activations_per_sample());
-  values.resize(per_sample);
-  activations.read(n * per_sample, per_sample, values.data());
+  ta.resize(per_sample);
+  read_terms(activations, n * per_sample, per_sample, p.config.encoding, ta.data(), stats, parallel);
   SampleResult result;
   result.sample = n;
   result.macs = p.macs;
   if (p.shape.type == LayerType::fc) {
-    std::vector<u8> ta(per_sample);
-    compute_terms(p.config.encoding, values.data(), values.size(), ta.data(), stats);
     if (p.config.compute_work) result.work = fc_work(p, ta.data());
     if (p.config.compute_cycles) result.cycles = fc_cycles(p, ta.data());
     return result;
   }
-  const ActivationPlane plane = build_plane(p, values.data(), stats);
+  if (!p.config.compute_work && !p.config.compute_cycles) return result;
+  const ActivationPlane plane = build_plane(p, ta.data(), parallel);
   if (p.config.compute_work) result.work = conv_work(p, plane, parallel);
   if (p.config.compute_cycles) result.cycles = conv_cycles(p, plane, parallel);
   return result;
@@ -384,10 +429,10 @@ class CpuEngine final : public Engine {
     const i64 count = static_cast<i64>(range.size());
     TermStats activation_terms;
     if (range.size() < static_cast<u64>(2 * threads)) {
-      std::vector<i64> values;
+      std::vector<u8> ta;
       for (i64 i = 0; i < count; ++i)
-        result.per_sample[to_size(i)] = profile_sample(p, *input.activations, range.begin + static_cast<u64>(i),
-                                                       values, activation_terms, /*parallel=*/true);
+        result.per_sample[to_size(i)] = profile_sample(p, *input.activations, range.begin + static_cast<u64>(i), ta,
+                                                       activation_terms, /*parallel=*/true);
       result.activation_terms = activation_terms;
       return result;
     }
@@ -395,13 +440,13 @@ class CpuEngine final : public Engine {
     i64 error_sample = std::numeric_limits<i64>::max();
 #pragma omp parallel
     {
-      std::vector<i64> values;
+      std::vector<u8> ta;
       TermStats local;
 #pragma omp for schedule(dynamic)
       for (i64 i = 0; i < count; ++i) {
         try {
-          result.per_sample[to_size(i)] = profile_sample(p, *input.activations, range.begin + static_cast<u64>(i),
-                                                         values, local, /*parallel=*/false);
+          result.per_sample[to_size(i)] = profile_sample(p, *input.activations, range.begin + static_cast<u64>(i), ta,
+                                                         local, /*parallel=*/false);
         } catch (...) {
           // Report the error of the first failing sample, whatever the thread order.
 #pragma omp critical(laconic_cpu_error)

@@ -105,12 +105,13 @@ void NpyTensorSource::convert(const NpyArray& file, std::uint64_t first, std::ui
     throw Error(file.path() + ": element " + element_index(file, first + i) + " = " + value + " " + what +
                 " (" + label_ + ")");
   };
+  const std::int64_t lowest = p.min_value(), highest = p.max_value();
   auto integers = [&](auto tag) {
     using T = decltype(tag);
     for (std::uint64_t i = 0; i < count; ++i) {
       const T raw = load<T>(file.data(), first + i);
       const auto v = static_cast<std::int64_t>(raw);
-      if (v < p.min_value() || v > p.max_value())
+      if (v < lowest || v > highest)
         out_of_range(i, value_text(raw), "is outside the declared " + describe_precision(p));
       out[i] = v;
     }
@@ -153,7 +154,7 @@ void NpyTensorSource::convert(const NpyArray& file, std::uint64_t first, std::ui
         out[i] = v;
       } else {  // integral
         if (x != std::floor(x)) out_of_range(i, value_text(raw), "is not an integer");
-        if (x < static_cast<double>(p.min_value()) || x > static_cast<double>(p.max_value()))
+        if (x < static_cast<double>(lowest) || x > static_cast<double>(highest))
           out_of_range(i, value_text(raw), "is outside the declared " + describe_precision(p));
         out[i] = static_cast<std::int64_t>(x);
       }

@@ -368,6 +368,47 @@ TEST(Engines, RejectRangesOutsideTheTrace) {
   }
 }
 
+// A source whose element `bad` is invalid, as a NaN or an out-of-width value
+// would be in a trace.
+class SourceWithBadValue final : public TensorSource {
+ public:
+  SourceWithBadValue(std::vector<std::int64_t> values, std::uint64_t bad) : values_(std::move(values)), bad_(bad) {}
+  std::uint64_t size() const override { return values_.size(); }
+  void read(std::uint64_t first, std::uint64_t count, std::int64_t* out) const override {
+    if (first <= bad_ && bad_ < first + count) throw Error("trace.npy: element " + std::to_string(bad_) + " is NaN");
+    std::copy_n(values_.begin() + static_cast<std::ptrdiff_t>(first), count, out);
+  }
+  std::string name() const override { return "trace.npy"; }
+
+ private:
+  std::vector<std::int64_t> values_;
+  std::uint64_t bad_;
+};
+
+TEST(Engines, AnInvalidValueIsAnErrorOnEveryPath) {
+  // One sample (threads within the sample) and many samples (threads across
+  // samples), the bad value in the first and in a later sample: each run
+  // ends with the source's own error, never a crash or a partial result.
+  Case c{"bad value", conv_shape(64, 40, 40, 8, 3, 3, 1, 1, Padding{1, 1, 1, 1}, 1), Geometry{}, 12,
+         Precision{8, false}, Precision{8, true}, 0.5};
+  const TestLayer layer = random_layer(c, 5);
+  const std::uint64_t per_sample = static_cast<std::uint64_t>(c.shape.activations_per_sample());
+  for (std::uint64_t bad : {per_sample / 2, 9 * per_sample + 77}) {
+    const SourceWithBadValue source(layer.activations->values(), bad);
+    LayerInput in = layer.input();
+    in.activations = &source;
+    for (const auto& engine : {make_reference_engine(), make_cpu_engine()})
+      for (SampleRange range : {SampleRange{bad / per_sample, bad / per_sample + 1}, SampleRange{0, 12}}) {
+        try {
+          engine->profile(in, range, ProfileConfig{});
+          ADD_FAILURE() << engine->name() << ": no error for a bad value at " << bad;
+        } catch (const Error& e) {
+          EXPECT_EQ(std::string(e.what()), "trace.npy: element " + std::to_string(bad) + " is NaN") << engine->name();
+        }
+      }
+  }
+}
+
 TEST(Engines, OnlyTheRequestedFiguresAreComputed) {
   const TestLayer layer = small_conv();
   ProfileConfig config = config_with(Encoding::binary, Geometry{1, 1, 2, 1});
