@@ -198,6 +198,10 @@ int run_synth(int argc, char** argv) {
     ("weight-zero-fraction", "Fraction of zero weights", cxxopts::value<double>()->default_value("0.02"))
     ("seed", "Random seed", cxxopts::value<std::int64_t>()->default_value("1"))
     ("dnnsim", "Write DNNsim's layout (models/<net>/model.csv, net_traces/<net>/*.npy as float32)")
+    ("fit", "Draw values from the statistics of a real network (manifest or DNNsim directory): per layer, "
+            "by relative depth, its zero fraction, negative share and magnitude distribution",
+     cxxopts::value<std::string>())
+    ("fit-samples", "Samples of each real layer to fit (default: all)", cxxopts::value<std::int64_t>())
     ("h,help", "Show this help");
   // clang-format on
   options.parse_positional({"arch"});
@@ -219,6 +223,14 @@ int run_synth(int argc, char** argv) {
   o.weight_zero_fraction = r["weight-zero-fraction"].as<double>();
   o.seed = static_cast<std::uint64_t>(r["seed"].as<std::int64_t>());
   o.dnnsim_layout = r.count("dnnsim") > 0;
+  if (r.count("fit")) {
+    if (r.count("zero-fraction") || r.count("weight-zero-fraction"))
+      throw UsageError("--fit takes the zero fractions from the fitted network; leave out --zero-fraction");
+    const laconic::Network real = laconic::load_network(r["fit"].as<std::string>());
+    const std::uint64_t fit_samples = r.count("fit-samples") ? static_cast<std::uint64_t>(positive(r, "fit-samples")) : 0;
+    o.fitted = laconic::fit_statistics(real, fit_samples);
+    o.fitted_from = real.name + " (" + r["fit"].as<std::string>() + ")";
+  }
   std::cout << laconic::write_synthetic_network(o) << "\n";
   return 0;
 }

@@ -278,6 +278,7 @@ std::string describe_quantization(const Quantization& q) {
 // Per-sample activation shape and sample count of a layer's activation files.
 struct ActivationShape {
   std::vector<std::uint64_t> per_sample;  // (C, H, W) or (C)
+  std::uint64_t samples = 0;
 };
 
 ActivationShape activation_shape(const std::vector<NpyArray>& files, LayerType type, const Context& ctx) {
@@ -303,6 +304,7 @@ ActivationShape activation_shape(const std::vector<NpyArray>& files, LayerType t
                  "; an fc layer needs (N, C) or (N, C, H, W)");
       }
     }
+    result.samples += s.size() == per_sample.size() ? 1 : s[0];
     if (result.per_sample.empty()) result.per_sample = per_sample;
     else if (per_sample != result.per_sample)
       ctx.fail("activations " + f.path() + " have samples of shape " + shape_to_string(per_sample) + " but " +
@@ -315,6 +317,7 @@ ActivationShape activation_shape(const std::vector<NpyArray>& files, LayerType t
 void shape_from_traces(LayerShape& shape, const std::vector<NpyArray>& act_files, const NpyArray& weights,
                        bool groups_given, const Context& ctx) {
   const ActivationShape act = activation_shape(act_files, shape.type, ctx);
+  if (act.samples == 0) ctx.fail("the activation files hold no samples");
   const auto& w = weights.shape();
   const auto narrow = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
   if (shape.type == LayerType::conv) {
@@ -370,10 +373,17 @@ json read_json(const std::string& path) {
 }
 
 // A layer's tensor entry with the manifest's defaults for that tensor merged
-// in (the layer's keys win).
-json with_defaults(const json& layer_spec, const json& defaults, const char* key) {
-  json merged = defaults.contains(key) ? defaults[key] : json::object();
+// in (the layer's keys win). A tensor that names a quantization of its own
+// other than the defaults' opts out of the defaults: their widths belong to
+// another quantization. `what` is extended when defaults were used, so that
+// an error about a key the layer never wrote says where it came from.
+json with_defaults(const json& layer_spec, const json& defaults, const char* key, std::string& what) {
+  if (!defaults.contains(key)) return layer_spec;
+  const json& d = defaults[key];
+  if (layer_spec.contains("quantize") && layer_spec["quantize"] != d.value("quantize", json("none"))) return layer_spec;
+  json merged = d;
   for (const auto& item : layer_spec.items()) merged[item.key()] = item.value();
+  if (merged != layer_spec) what += " (with the manifest's defaults)";
   return merged;
 }
 
@@ -438,9 +448,10 @@ Network load_manifest(const std::string& manifest_path) {
       if (!spec.contains(key) || !spec[key].is_object())
         lctx.fail(std::string("\"") + key + "\" must be an object naming its .npy file(s)");
       check_keys(spec[key], kTensorKeys, key, lctx);
-      const json merged = with_defaults(spec[key], defaults, key);
+      std::string what = key;
+      const json merged = with_defaults(spec[key], defaults, key, what);
       auto files = open_files(get_files(merged, key, base, lctx), key, lctx);
-      const Quantization q = get_quantization(merged, files.front().dtype(), key, lctx);
+      const Quantization q = get_quantization(merged, files.front().dtype(), what, lctx);
       if (std::string(key) == "activations") {
         act_files = std::move(files);
         act_q = q;
@@ -465,12 +476,12 @@ Network load_manifest(const std::string& manifest_path) {
 }
 
 Network load_dnnsim(const std::string& model_dir, const std::string& traces_dir_arg) {
-  const fs::path dir = fs::path(model_dir).lexically_normal();
+  fs::path dir = fs::path(model_dir).lexically_normal();
+  if (dir.filename().empty()) dir = dir.parent_path();  // "models/net/" names models/net
   const fs::path csv = dir / "model.csv";
   std::error_code ec;
   if (!fs::is_regular_file(csv, ec)) throw Error(model_dir + ": not a DNNsim model directory (no model.csv)");
-  std::string net_name = dir.filename().string();
-  if (net_name.empty()) net_name = dir.parent_path().filename().string();
+  const std::string net_name = dir.filename().string();
   const fs::path traces = traces_dir_arg.empty()
                               ? (dir.parent_path().parent_path() / "net_traces" / net_name)
                               : fs::path(traces_dir_arg);
@@ -542,6 +553,8 @@ Network load_dnnsim(const std::string& model_dir, const std::string& traces_dir_
       const std::string batch = name.substr(prefix.size(), name.size() - prefix.size() - 4);
       if (batch.empty() || !std::all_of(batch.begin(), batch.end(), [](unsigned char c) { return std::isdigit(c); }))
         continue;
+      if (batch.size() > 18)
+        ctx.fail("activation trace " + (traces / name).string() + " has a batch number too large to order");
       batches.emplace_back(std::stoll(batch), (traces / name).string());
     }
     if (batches.empty())

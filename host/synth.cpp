@@ -1,5 +1,6 @@
 #include "laconic/synth.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -125,6 +126,55 @@ std::int64_t draw_magnitude(Rng& rng, int bits) {
   return std::max<std::int64_t>(m, 1);
 }
 
+// How the values of one synthetic tensor are drawn: the parametric default,
+// or the empirical statistics of a real tensor.
+class ValueModel {
+ public:
+  static ValueModel parametric(double zero_fraction, double negative_fraction, int bits) {
+    ValueModel m;
+    m.zero_fraction_ = zero_fraction;
+    m.negative_fraction_ = negative_fraction;
+    m.bits_ = bits;
+    return m;
+  }
+  static ValueModel fitted(const TensorStats& stats, int bits) {
+    if (stats.bits > bits)
+      throw Error("synth --fit: the fitted traces are " + std::to_string(stats.bits) + "-bit; --bits must be at least that");
+    ValueModel m;
+    m.bits_ = bits;
+    m.shift_ = bits - stats.bits;
+    const std::uint64_t nonzero = stats.values - stats.zeros;
+    m.zero_fraction_ = stats.values == 0 ? 1.0 : static_cast<double>(stats.zeros) / static_cast<double>(stats.values);
+    m.negative_fraction_ = nonzero == 0 ? 0.0 : static_cast<double>(stats.negatives) / static_cast<double>(nonzero);
+    std::uint64_t running = 0;
+    for (const auto& [magnitude, count] : stats.magnitudes) {
+      running += count;
+      m.magnitudes_.push_back(magnitude);
+      m.cumulative_.push_back(running);
+    }
+    if (m.magnitudes_.empty()) m.zero_fraction_ = 1.0;
+    return m;
+  }
+  bool is_signed() const { return negative_fraction_ > 0; }
+  std::int64_t draw(Rng& rng) const {
+    if (rng.uniform() < zero_fraction_) return 0;
+    std::int64_t magnitude;
+    if (magnitudes_.empty()) {
+      magnitude = draw_magnitude(rng, bits_);
+    } else {
+      const std::uint64_t pick = rng.next() % cumulative_.back();
+      const auto it = std::upper_bound(cumulative_.begin(), cumulative_.end(), pick);
+      magnitude = static_cast<std::int64_t>(magnitudes_[static_cast<std::size_t>(it - cumulative_.begin())] << shift_);
+    }
+    return rng.uniform() < negative_fraction_ ? -magnitude : magnitude;
+  }
+
+ private:
+  double zero_fraction_ = 0, negative_fraction_ = 0;
+  int bits_ = 16, shift_ = 0;
+  std::vector<std::uint64_t> magnitudes_, cumulative_;
+};
+
 DType integer_dtype(int bits, bool is_signed) {
   if (bits <= 8) return is_signed ? DType::i1 : DType::u1;
   if (bits <= 16) return is_signed ? DType::i2 : DType::u2;
@@ -135,6 +185,10 @@ DType integer_dtype(int bits, bool is_signed) {
 void write_values(const std::string& path, const std::vector<std::int64_t>& values,
                   const std::vector<std::uint64_t>& shape, DType dtype, bool as_float) {
   if (as_float) {
+    // DNNsim reads its float traces as 16-bit signed integers.
+    for (std::int64_t v : values)
+      if (v < -32768 || v > 32767)
+        throw Error("synth: value " + std::to_string(v) + " does not fit DNNsim's 16-bit traces; use a smaller --bits");
     std::vector<float> f(values.begin(), values.end());
     write_npy(path, DType::f4, shape, f.data());
     return;
@@ -161,6 +215,37 @@ void make_directory(const fs::path& dir) {
 }
 
 }  // namespace
+
+std::vector<FittedLayer> fit_statistics(const Network& network, std::uint64_t max_samples) {
+  std::vector<FittedLayer> fitted;
+  auto tally = [](const TensorSource& source, std::uint64_t count, int bits) {
+    TensorStats stats;
+    stats.bits = bits;
+    std::vector<std::int64_t> chunk;
+    for (std::uint64_t first = 0; first < count; first += chunk.size()) {
+      chunk.resize(static_cast<std::size_t>(std::min<std::uint64_t>(count - first, 1 << 16)));
+      source.read(first, chunk.size(), chunk.data());
+      for (std::int64_t v : chunk) {
+        ++stats.values;
+        if (v == 0) ++stats.zeros;
+        else ++stats.magnitudes[v < 0 ? static_cast<std::uint64_t>(-v) : static_cast<std::uint64_t>(v)];
+        if (v < 0) ++stats.negatives;
+      }
+    }
+    return stats;
+  };
+  for (const NetworkLayer& layer : network.layers) {
+    FittedLayer f;
+    f.name = layer.name;
+    std::uint64_t samples = layer.samples();
+    if (max_samples != 0) samples = std::min(samples, max_samples);
+    f.activations = tally(*layer.activations, samples * static_cast<std::uint64_t>(layer.shape.activations_per_sample()),
+                          layer.activation_precision.bits);
+    f.weights = tally(*layer.weights, layer.weights->size(), layer.weight_precision.bits);
+    fitted.push_back(std::move(f));
+  }
+  return fitted;
+}
 
 std::vector<std::string> synthetic_architectures() { return {"tiny", "alexnet", "vgg16", "resnet50"}; }
 
@@ -202,22 +287,42 @@ std::string write_synthetic_network(const SynthOptions& o) {
 
   nlohmann::ordered_json manifest;
   manifest["network"] = net;
+  std::string values_text = "activation zero fraction " + std::to_string(o.activation_zero_fraction);
+  if (!o.fitted.empty())
+    values_text = "per-layer zero fraction and magnitude distribution fitted to " + o.fitted_from +
+                  ", matched by relative depth";
   manifest["source"] = "synthetic: laconic synth " + net + " (seed " + std::to_string(o.seed) + ", " +
-                       std::to_string(o.bits) + "-bit, activation zero fraction " +
-                       std::to_string(o.activation_zero_fraction) + "); not real activations";
+                       std::to_string(o.bits) + "-bit, " + values_text + "); not real activations";
   manifest["layers"] = nlohmann::ordered_json::array();
   std::string model_csv;
 
-  const DType act_dtype = integer_dtype(o.bits, false), weight_dtype = integer_dtype(o.bits, true);
   for (std::size_t index = 0; index < layers.size(); ++index) {
     const SynthLayer& layer = layers[index];
     const LayerShape& sh = layer.shape;
+    ValueModel act_model = ValueModel::parametric(o.activation_zero_fraction, 0.0, o.bits);
+    ValueModel weight_model = ValueModel::parametric(o.weight_zero_fraction, 0.5, o.bits);
+    if (!o.fitted.empty()) {
+      // Weights from the fitted layer at the same relative depth. The
+      // synthetic architectures feed every layer but the first post-ReLU
+      // values, so their activations come from the fitted layers whose
+      // inputs have no negative value (again by relative depth), and the
+      // first layer's from the fitted first layer (the image).
+      const std::size_t n = layers.size();
+      auto at_depth = [&](std::size_t m) { return n == 1 ? 0 : (index * (m - 1) * 2 + (n - 1)) / (2 * (n - 1)); };
+      weight_model = ValueModel::fitted(o.fitted[at_depth(o.fitted.size())].weights, o.bits);
+      std::vector<const TensorStats*> post_relu;
+      for (std::size_t j = 1; j < o.fitted.size(); ++j)
+        if (o.fitted[j].activations.negatives == 0) post_relu.push_back(&o.fitted[j].activations);
+      if (index == 0 || post_relu.empty())
+        act_model = ValueModel::fitted(o.fitted[index == 0 ? 0 : at_depth(o.fitted.size())].activations, o.bits);
+      else
+        act_model = ValueModel::fitted(*post_relu[at_depth(post_relu.size())], o.bits);
+    }
+    const DType act_dtype = integer_dtype(o.bits, act_model.is_signed());
+    const DType weight_dtype = integer_dtype(o.bits, true);
     Rng weight_rng{o.seed * 0x100000001B3ULL + 2 * index + 1};
     std::vector<std::int64_t> weights(static_cast<std::size_t>(sh.weight_count()));
-    for (auto& w : weights) {
-      if (weight_rng.uniform() < o.weight_zero_fraction) w = 0;
-      else w = (weight_rng.next() & 1) ? draw_magnitude(weight_rng, o.bits) : -draw_magnitude(weight_rng, o.bits);
-    }
+    for (auto& w : weights) w = weight_model.draw(weight_rng);
     const std::string weight_name = o.dnnsim_layout ? "wgt-" + layer.name + ".npy" : layer.name + ".weights.npy";
     std::vector<std::uint64_t> weight_shape;
     if (sh.type == LayerType::conv)
@@ -233,7 +338,7 @@ std::string write_synthetic_network(const SynthOptions& o) {
     for (std::uint64_t first = 0, file = 0; first < o.samples; first += per_file, ++file) {
       const std::uint64_t n = std::min(per_file, o.samples - first);
       std::vector<std::int64_t> acts(n * per_sample);
-      for (auto& a : acts) a = act_rng.uniform() < o.activation_zero_fraction ? 0 : draw_magnitude(act_rng, o.bits);
+      for (auto& a : acts) a = act_model.draw(act_rng);
       std::vector<std::uint64_t> shape{n, static_cast<std::uint64_t>(sh.channels)};
       if (sh.type == LayerType::conv) {
         shape.push_back(static_cast<std::uint64_t>(sh.height));
@@ -263,7 +368,7 @@ std::string write_synthetic_network(const SynthOptions& o) {
         entry["padding"] = {{"top", p.top}, {"bottom", p.bottom}, {"left", p.left}, {"right", p.right}};
       if (sh.groups != 1) entry["groups"] = sh.groups;
     }
-    entry["activations"] = {{"files", files}, {"bits", o.bits}, {"signed", false}};
+    entry["activations"] = {{"files", files}, {"bits", o.bits}, {"signed", act_model.is_signed()}};
     entry["weights"] = {{"file", weight_name}, {"bits", o.bits}};
     manifest["layers"].push_back(entry);
   }
