@@ -8,7 +8,6 @@ laconic binary is found: $LACONIC_BINARY, else build/laconic.
 """
 
 import contextlib
-import glob
 import importlib.util
 import io
 import json
