@@ -359,6 +359,22 @@ void shape_from_traces(LayerShape& shape, const std::vector<NpyArray>& act_files
   }
 }
 
+// The shape from the traces, the precisions, and the tensors, once the
+// layer's parameters and files are known.
+void complete_layer(NetworkLayer& layer, std::vector<NpyArray> act_files, const Quantization& act_q,
+                    std::vector<NpyArray> weight_files, const Quantization& weight_q, bool groups_given,
+                    const Context& ctx) {
+  shape_from_traces(layer.shape, act_files, weight_files.front(), groups_given, ctx);
+  layer.activation_precision = act_q.precision;
+  layer.weight_precision = weight_q.precision;
+  layer.activation_quantization = describe_quantization(act_q);
+  layer.weight_quantization = describe_quantization(weight_q);
+  layer.activations =
+      std::make_shared<NpyTensorSource>(std::move(act_files), act_q, "layer '" + layer.name + "' activations");
+  layer.weights =
+      std::make_shared<NpyTensorSource>(std::move(weight_files), weight_q, "layer '" + layer.name + "' weights");
+}
+
 json read_json(const std::string& path) {
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error(path + ": no such file");
@@ -461,15 +477,7 @@ Network load_manifest(const std::string& manifest_path) {
       }
     }
     if (weight_files.size() != 1) lctx.fail("weights must be one file");
-    shape_from_traces(layer.shape, act_files, weight_files.front(), spec.contains("groups"), lctx);
-    layer.activation_precision = act_q.precision;
-    layer.weight_precision = weight_q.precision;
-    layer.activation_quantization = describe_quantization(act_q);
-    layer.weight_quantization = describe_quantization(weight_q);
-    layer.activations = std::make_shared<NpyTensorSource>(std::move(act_files), act_q,
-                                                          "layer '" + layer.name + "' activations");
-    layer.weights = std::make_shared<NpyTensorSource>(std::move(weight_files), weight_q,
-                                                      "layer '" + layer.name + "' weights");
+    complete_layer(layer, std::move(act_files), act_q, std::move(weight_files), weight_q, spec.contains("groups"), lctx);
     net.layers.push_back(std::move(layer));
   }
   return net;
@@ -578,15 +586,7 @@ Network load_dnnsim(const std::string& model_dir, const std::string& traces_dir_
       if (w_channels > 0 && act.per_sample[0] % w_channels == 0)
         layer.shape.groups = static_cast<std::int64_t>(act.per_sample[0] / w_channels);
     }
-    shape_from_traces(layer.shape, act_files, weight_files.front(), true, ctx);
-    layer.activation_precision = act_q.precision;
-    layer.weight_precision = weight_q.precision;
-    layer.activation_quantization = describe_quantization(act_q);
-    layer.weight_quantization = describe_quantization(weight_q);
-    layer.activations = std::make_shared<NpyTensorSource>(std::move(act_files), act_q,
-                                                          "layer '" + layer.name + "' activations");
-    layer.weights = std::make_shared<NpyTensorSource>(std::move(weight_files), weight_q,
-                                                      "layer '" + layer.name + "' weights");
+    complete_layer(layer, std::move(act_files), act_q, std::move(weight_files), weight_q, true, ctx);
     net.layers.push_back(std::move(layer));
   }
   if (net.layers.empty()) throw Error(csv.string() + ": lists no layers");

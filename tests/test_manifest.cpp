@@ -28,23 +28,7 @@ using nlohmann::json;
 using test::TempDir;
 using test::write_bytes;
 
-// Passes when `action` throws laconic::Error whose message contains every one
-// of `phrases`; the message is printed either way.
-testing::AssertionResult throws_error(const std::function<void()>& action,
-                                      const std::vector<std::string>& phrases) {
-  try {
-    action();
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    for (const std::string& phrase : phrases)
-      if (message.find(phrase) == std::string::npos)
-        return testing::AssertionFailure() << "message \"" << message << "\" lacks \"" << phrase << "\"";
-    return testing::AssertionSuccess() << message;
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw a non-laconic exception: " << e.what();
-  }
-  return testing::AssertionFailure() << "did not throw";
-}
+using test::throws_error;
 
 std::uint64_t elements(const std::vector<std::uint64_t>& shape) {
   std::uint64_t n = 1;

@@ -30,25 +30,7 @@ const std::string kFixtureDir = std::string(LACONIC_TEST_DATA_DIR) + "/npy/";
 constexpr DType kAllDTypes[] = {DType::i1, DType::u1, DType::i2, DType::u2,
                                 DType::i4, DType::u4, DType::f4, DType::f8};
 
-// Passes when `action` throws laconic::Error whose message contains every one
-// of `phrases` (the file path is normally one of them).
-testing::AssertionResult throws_error(const std::function<void()>& action,
-                                      const std::vector<std::string>& phrases) {
-  try {
-    action();
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    for (const std::string& phrase : phrases) {
-      if (message.find(phrase) == std::string::npos) {
-        return testing::AssertionFailure() << "message \"" << message << "\" lacks \"" << phrase << "\"";
-      }
-    }
-    return testing::AssertionSuccess() << message;
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw a non-laconic exception: " << e.what();
-  }
-  return testing::AssertionFailure() << "did not throw";
-}
+using test::throws_error;
 
 testing::AssertionResult open_fails(const std::string& path, const std::string& phrase) {
   return throws_error([&] { NpyArray::open(path); }, {path, phrase});

@@ -31,23 +31,7 @@ using test::TempDir;
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kInf = std::numeric_limits<double>::infinity();
 
-// Passes when `action` throws laconic::Error whose message contains every one
-// of `phrases`; the message is printed either way.
-testing::AssertionResult throws_error(const std::function<void()>& action,
-                                      const std::vector<std::string>& phrases) {
-  try {
-    action();
-  } catch (const Error& e) {
-    const std::string message = e.what();
-    for (const std::string& phrase : phrases)
-      if (message.find(phrase) == std::string::npos)
-        return testing::AssertionFailure() << "message \"" << message << "\" lacks \"" << phrase << "\"";
-    return testing::AssertionSuccess() << message;
-  } catch (const std::exception& e) {
-    return testing::AssertionFailure() << "threw a non-laconic exception: " << e.what();
-  }
-  return testing::AssertionFailure() << "did not throw";
-}
+using test::throws_error;
 
 // One file of a tensor: its dtype, shape and values (as doubles, converted to
 // the dtype on writing; every value used here is exact in its dtype).

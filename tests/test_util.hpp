@@ -1,11 +1,17 @@
 // Helpers shared by the tests: temporary directories and raw file writes.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 #include <string>
+#include <vector>
+
+#include "laconic/error.hpp"
 
 namespace laconic::test {
 
@@ -45,6 +51,26 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
 inline std::string read_text(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+
+// Passes when `action` throws laconic::Error whose message contains every one
+// of `phrases` (the file path is normally one of them); the message is printed
+// either way.
+inline testing::AssertionResult throws_error(const std::function<void()>& action,
+                                             const std::vector<std::string>& phrases) {
+  try {
+    action();
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    for (const std::string& phrase : phrases)
+      if (message.find(phrase) == std::string::npos)
+        return testing::AssertionFailure() << "message \"" << message << "\" lacks \"" << phrase << "\"";
+    return testing::AssertionSuccess() << message;
+  } catch (const std::exception& e) {
+    return testing::AssertionFailure() << "threw a non-laconic exception: " << e.what();
+  }
+  return testing::AssertionFailure() << "did not throw";
 }
 
 }  // namespace laconic::test
