@@ -277,7 +277,9 @@ std::string write_synthetic_network(const SynthOptions& o) {
         throw Error("synth: layer '" + layer.name + "' has a stride or padding that DNNsim's model.csv cannot express");
     }
   const std::uint64_t per_file = o.samples_per_file == 0 ? o.samples : o.samples_per_file;
-  const std::string net = o.architecture;
+  // The name says "synthetic", so that every report and report row made from
+  // these traces does too.
+  const std::string net = o.architecture + "-synthetic";
 
   const fs::path root(o.out_dir);
   const fs::path model_dir = root / "models" / net;
@@ -291,7 +293,7 @@ std::string write_synthetic_network(const SynthOptions& o) {
   if (!o.fitted.empty())
     values_text = "per-layer zero fraction and magnitude distribution fitted to " + o.fitted_from +
                   ", matched by relative depth";
-  manifest["source"] = "synthetic: laconic synth " + net + " (seed " + std::to_string(o.seed) + ", " +
+  manifest["source"] = "synthetic: laconic synth " + o.architecture + " (seed " + std::to_string(o.seed) + ", " +
                        std::to_string(o.bits) + "-bit, " + values_text + "); not real activations";
   manifest["layers"] = nlohmann::ordered_json::array();
   std::string model_csv;

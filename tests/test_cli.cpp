@@ -387,7 +387,7 @@ TEST_F(CliProfile, GoodRunWritesDocumentedReports) {
   EXPECT_EQ(keys_of(doc), (std::set<std::string>{"tool", "version", "network", "engine", "config", "layers", "totals"}))
       << join(keys_of(doc)) << where;
   EXPECT_EQ(doc["tool"], "laconic");
-  EXPECT_EQ(doc["network"], "tiny");
+  EXPECT_EQ(doc["network"], "tiny-synthetic");
   EXPECT_EQ(doc["engine"], "cpu");
   EXPECT_EQ(doc["config"]["encoding"], "booth");
   for (const char* key : {"tiles", "rows", "columns", "lanes", "baseline_width"}) {
@@ -493,7 +493,7 @@ TEST_F(CliProfile, GoodRunWritesDocumentedReports) {
   for (std::size_t i = 1; i < rows.size(); ++i) {
     const auto f = split_csv_row(rows[i]);
     ASSERT_EQ(f.size(), columns) << "row " << i << ": " << rows[i] << csv_where;
-    EXPECT_EQ(f[0], "tiny");
+    EXPECT_EQ(f[0], "tiny-synthetic");
     if (f[3] == "layer") {
       ++layer_rows;
       EXPECT_EQ(f[4], "") << rows[i];
@@ -603,26 +603,26 @@ TEST(CliDnnsim, SynthesizedDnnsimLayoutProfilesAndVerifies) {
   const std::string out = scratch.file("D");
   const CliRun synth = run_laconic({"synth", "tiny", "--dnnsim", "--out", out, "--samples", "2", "--samples-per-file", "1"}, scratch);
   ASSERT_EQ(synth.status, 0) << synth.describe();
-  ASSERT_TRUE(fs::exists(out + "/models/tiny/model.csv")) << synth.describe() << "\nin " << out << ":" << listing_text(out);
-  ASSERT_TRUE(fs::exists(out + "/net_traces/tiny/act-conv1-1.npy")) << listing_text(out + "/net_traces/tiny");
-  const CliRun r = run_laconic({"profile", out + "/models/tiny", "--verify"}, scratch);
+  ASSERT_TRUE(fs::exists(out + "/models/tiny-synthetic/model.csv")) << synth.describe() << "\nin " << out << ":" << listing_text(out);
+  ASSERT_TRUE(fs::exists(out + "/net_traces/tiny-synthetic/act-conv1-1.npy")) << listing_text(out + "/net_traces/tiny-synthetic");
+  const CliRun r = run_laconic({"profile", out + "/models/tiny-synthetic", "--verify"}, scratch);
   EXPECT_STATUS(r, 0);
   EXPECT_TRUE(contains(r.out, "# laconic profile: tiny")) << r.describe();
   EXPECT_TRUE(contains(r.err, "every count matches the reference engine")) << r.describe();
   // --traces names the traces directory explicitly.
   const CliRun explicit_traces =
-      run_laconic({"profile", out + "/models/tiny", "--traces", out + "/net_traces/tiny", "-q", "--samples", "1"}, scratch);
+      run_laconic({"profile", out + "/models/tiny-synthetic", "--traces", out + "/net_traces/tiny-synthetic", "-q", "--samples", "1"}, scratch);
   EXPECT_STATUS(explicit_traces, 0);
 }
 
-// `laconic profile D/models/tiny/` (a trailing slash, as shell completion
+// `laconic profile D/models/tiny-synthetic/` (a trailing slash, as shell completion
 // writes it) works as it does without the slash.
 TEST(CliDnnsim, TrailingSlashOnTheModelDirectory) {
   TempDir scratch;
   const std::string out = scratch.file("D");
   const CliRun synth = run_laconic({"synth", "tiny", "--dnnsim", "--out", out, "--samples", "1"}, scratch);
   ASSERT_EQ(synth.status, 0) << synth.describe();
-  const CliRun r = run_laconic({"profile", out + "/models/tiny/", "-q"}, scratch);
+  const CliRun r = run_laconic({"profile", out + "/models/tiny-synthetic/", "-q"}, scratch);
   EXPECT_STATUS(r, 0);
 }
 
