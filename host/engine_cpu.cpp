@@ -160,6 +160,8 @@ PreparedLayer prepare(const LayerInput& input, const ProfileConfig& config) {
   const i64 rs = sh.kernel_height * sh.kernel_width;
   const i64 per_filter = p.cg * rs;  // weights of one filter, [c'][r][s]
 
+  if (!config.compute_work && !config.compute_cycles) return p;  // terms statistics only
+
   // §4 sums over each group's filters, indexed [group][c'][r][s], and §5
   // filter-set maxima with lanes (c') innermost so that a step reads them in
   // a row: [group][filter set][r][s][c']. Each thread owns some channels.

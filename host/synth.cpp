@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -214,6 +215,86 @@ void make_directory(const fs::path& dir) {
   if (ec || !fs::is_directory(dir)) throw Error(dir.string() + ": cannot create the directory (" + ec.message() + ")");
 }
 
+// Writes one layer's weights and activation files; fills its manifest entry
+// (or, in DNNsim's layout, its model.csv line).
+void write_layer(const SynthOptions& o, const std::vector<SynthLayer>& layers, std::size_t index,
+                 const fs::path& trace_dir, nlohmann::ordered_json& entry, std::string& csv_line) {
+  const SynthLayer& layer = layers[index];
+  const std::uint64_t per_file = o.samples_per_file == 0 ? o.samples : o.samples_per_file;
+  const LayerShape& sh = layer.shape;
+  ValueModel act_model = ValueModel::parametric(o.activation_zero_fraction, 0.0, o.bits);
+  ValueModel weight_model = ValueModel::parametric(o.weight_zero_fraction, 0.5, o.bits);
+  if (!o.fitted.empty()) {
+    // Weights from the fitted layer at the same relative depth. The
+    // synthetic architectures feed every layer but the first post-ReLU
+    // values, so their activations come from the fitted layers whose
+    // inputs have no negative value (again by relative depth), and the
+    // first layer's from the fitted first layer (the image).
+    const std::size_t n = layers.size();
+    auto at_depth = [&](std::size_t m) { return n == 1 ? 0 : (index * (m - 1) * 2 + (n - 1)) / (2 * (n - 1)); };
+    weight_model = ValueModel::fitted(o.fitted[at_depth(o.fitted.size())].weights, o.bits);
+    std::vector<const TensorStats*> post_relu;
+    for (std::size_t j = 1; j < o.fitted.size(); ++j)
+      if (o.fitted[j].activations.negatives == 0) post_relu.push_back(&o.fitted[j].activations);
+    if (index == 0 || post_relu.empty())
+      act_model = ValueModel::fitted(o.fitted[index == 0 ? 0 : at_depth(o.fitted.size())].activations, o.bits);
+    else
+      act_model = ValueModel::fitted(*post_relu[at_depth(post_relu.size())], o.bits);
+  }
+  const DType act_dtype = integer_dtype(o.bits, act_model.is_signed());
+  const DType weight_dtype = integer_dtype(o.bits, true);
+  Rng weight_rng{o.seed * 0x100000001B3ULL + 2 * index + 1};
+  std::vector<std::int64_t> weights(static_cast<std::size_t>(sh.weight_count()));
+  for (auto& w : weights) w = weight_model.draw(weight_rng);
+  const std::string weight_name = o.dnnsim_layout ? "wgt-" + layer.name + ".npy" : layer.name + ".weights.npy";
+  std::vector<std::uint64_t> weight_shape;
+  if (sh.type == LayerType::conv)
+    weight_shape = {static_cast<std::uint64_t>(sh.filters), static_cast<std::uint64_t>(sh.channels_per_group()),
+                    static_cast<std::uint64_t>(sh.kernel_height), static_cast<std::uint64_t>(sh.kernel_width)};
+  else
+    weight_shape = {static_cast<std::uint64_t>(sh.filters), static_cast<std::uint64_t>(sh.channels)};
+  write_values((trace_dir / weight_name).string(), weights, weight_shape, weight_dtype, o.dnnsim_layout);
+
+  nlohmann::ordered_json files = nlohmann::ordered_json::array();
+  const auto per_sample = static_cast<std::uint64_t>(sh.activations_per_sample());
+  for (std::uint64_t first = 0, file = 0; first < o.samples; first += per_file, ++file) {
+    const std::uint64_t n = std::min(per_file, o.samples - first);
+    Rng act_rng{o.seed * 0x100000001B3ULL + 2 * index + 2 + (file << 32)};
+    std::vector<std::int64_t> acts(n * per_sample);
+    for (auto& a : acts) a = act_model.draw(act_rng);
+    std::vector<std::uint64_t> shape{n, static_cast<std::uint64_t>(sh.channels)};
+    if (sh.type == LayerType::conv) {
+      shape.push_back(static_cast<std::uint64_t>(sh.height));
+      shape.push_back(static_cast<std::uint64_t>(sh.width));
+    }
+    const std::string name = o.dnnsim_layout ? "act-" + layer.name + "-" + std::to_string(file) + ".npy"
+                                              : layer.name + ".act." + std::to_string(file) + ".npy";
+    write_values((trace_dir / name).string(), acts, shape, act_dtype, o.dnnsim_layout);
+    files.push_back(name);
+  }
+
+  if (o.dnnsim_layout) {
+    csv_line = layer.name + "," + std::string(to_string(sh.type)) + "," + std::to_string(sh.stride_h) + "," +
+               std::to_string(sh.padding.top) + "\n";
+    return;
+  }
+  entry["name"] = layer.name;
+  entry["type"] = std::string(to_string(sh.type));
+  if (sh.type == LayerType::conv) {
+    entry["stride"] = sh.stride_h == sh.stride_w ? nlohmann::ordered_json(sh.stride_h)
+                                                 : nlohmann::ordered_json{sh.stride_h, sh.stride_w};
+    const Padding& p = sh.padding;
+    if (p.top == p.bottom && p.left == p.right)
+      entry["padding"] = p.top == p.left ? nlohmann::ordered_json(p.top) : nlohmann::ordered_json{p.top, p.left};
+    else
+      entry["padding"] = {{"top", p.top}, {"bottom", p.bottom}, {"left", p.left}, {"right", p.right}};
+    if (sh.groups != 1) entry["groups"] = sh.groups;
+  }
+  entry["activations"] = {{"files", files}, {"bits", o.bits}, {"signed", act_model.is_signed()}};
+  entry["weights"] = {{"file", weight_name}, {"bits", o.bits}};
+}
+
+
 }  // namespace
 
 std::vector<FittedLayer> fit_statistics(const Network& network, std::uint64_t max_samples) {
@@ -276,7 +357,6 @@ std::string write_synthetic_network(const SynthOptions& o) {
       if (sh.stride_h != sh.stride_w || !(sh.padding == Padding{p, p, p, p}))
         throw Error("synth: layer '" + layer.name + "' has a stride or padding that DNNsim's model.csv cannot express");
     }
-  const std::uint64_t per_file = o.samples_per_file == 0 ? o.samples : o.samples_per_file;
   // The name says "synthetic", so that every report and report row made from
   // these traces does too.
   const std::string net = o.architecture + "-synthetic";
@@ -298,81 +378,31 @@ std::string write_synthetic_network(const SynthOptions& o) {
   manifest["layers"] = nlohmann::ordered_json::array();
   std::string model_csv;
 
-  for (std::size_t index = 0; index < layers.size(); ++index) {
-    const SynthLayer& layer = layers[index];
-    const LayerShape& sh = layer.shape;
-    ValueModel act_model = ValueModel::parametric(o.activation_zero_fraction, 0.0, o.bits);
-    ValueModel weight_model = ValueModel::parametric(o.weight_zero_fraction, 0.5, o.bits);
-    if (!o.fitted.empty()) {
-      // Weights from the fitted layer at the same relative depth. The
-      // synthetic architectures feed every layer but the first post-ReLU
-      // values, so their activations come from the fitted layers whose
-      // inputs have no negative value (again by relative depth), and the
-      // first layer's from the fitted first layer (the image).
-      const std::size_t n = layers.size();
-      auto at_depth = [&](std::size_t m) { return n == 1 ? 0 : (index * (m - 1) * 2 + (n - 1)) / (2 * (n - 1)); };
-      weight_model = ValueModel::fitted(o.fitted[at_depth(o.fitted.size())].weights, o.bits);
-      std::vector<const TensorStats*> post_relu;
-      for (std::size_t j = 1; j < o.fitted.size(); ++j)
-        if (o.fitted[j].activations.negatives == 0) post_relu.push_back(&o.fitted[j].activations);
-      if (index == 0 || post_relu.empty())
-        act_model = ValueModel::fitted(o.fitted[index == 0 ? 0 : at_depth(o.fitted.size())].activations, o.bits);
-      else
-        act_model = ValueModel::fitted(*post_relu[at_depth(post_relu.size())], o.bits);
-    }
-    const DType act_dtype = integer_dtype(o.bits, act_model.is_signed());
-    const DType weight_dtype = integer_dtype(o.bits, true);
-    Rng weight_rng{o.seed * 0x100000001B3ULL + 2 * index + 1};
-    std::vector<std::int64_t> weights(static_cast<std::size_t>(sh.weight_count()));
-    for (auto& w : weights) w = weight_model.draw(weight_rng);
-    const std::string weight_name = o.dnnsim_layout ? "wgt-" + layer.name + ".npy" : layer.name + ".weights.npy";
-    std::vector<std::uint64_t> weight_shape;
-    if (sh.type == LayerType::conv)
-      weight_shape = {static_cast<std::uint64_t>(sh.filters), static_cast<std::uint64_t>(sh.channels_per_group()),
-                      static_cast<std::uint64_t>(sh.kernel_height), static_cast<std::uint64_t>(sh.kernel_width)};
-    else
-      weight_shape = {static_cast<std::uint64_t>(sh.filters), static_cast<std::uint64_t>(sh.channels)};
-    write_values((trace_dir / weight_name).string(), weights, weight_shape, weight_dtype, o.dnnsim_layout);
-
-    Rng act_rng{o.seed * 0x100000001B3ULL + 2 * index + 2};
-    nlohmann::ordered_json files = nlohmann::ordered_json::array();
-    const auto per_sample = static_cast<std::uint64_t>(sh.activations_per_sample());
-    for (std::uint64_t first = 0, file = 0; first < o.samples; first += per_file, ++file) {
-      const std::uint64_t n = std::min(per_file, o.samples - first);
-      std::vector<std::int64_t> acts(n * per_sample);
-      for (auto& a : acts) a = act_model.draw(act_rng);
-      std::vector<std::uint64_t> shape{n, static_cast<std::uint64_t>(sh.channels)};
-      if (sh.type == LayerType::conv) {
-        shape.push_back(static_cast<std::uint64_t>(sh.height));
-        shape.push_back(static_cast<std::uint64_t>(sh.width));
+  // Layers are independent (each tensor, and each activation file, has a
+  // random stream of its own), so they are written in parallel and the
+  // output does not depend on the thread count.
+  std::vector<nlohmann::ordered_json> entries(layers.size());
+  std::vector<std::string> csv_lines(layers.size());
+  std::exception_ptr error;
+  std::size_t error_layer = layers.size();
+  const auto count = static_cast<std::int64_t>(layers.size());
+#pragma omp parallel for schedule(dynamic, 1)
+  for (std::int64_t i = 0; i < count; ++i) {
+    const auto index = static_cast<std::size_t>(i);
+    try {
+      write_layer(o, layers, index, trace_dir, entries[index], csv_lines[index]);
+    } catch (...) {
+#pragma omp critical(laconic_synth_error)
+      if (index < error_layer) {
+        error_layer = index;
+        error = std::current_exception();
       }
-      const std::string name = o.dnnsim_layout ? "act-" + layer.name + "-" + std::to_string(file) + ".npy"
-                                                : layer.name + ".act." + std::to_string(file) + ".npy";
-      write_values((trace_dir / name).string(), acts, shape, act_dtype, o.dnnsim_layout);
-      files.push_back(name);
     }
-
-    if (o.dnnsim_layout) {
-      model_csv += layer.name + "," + std::string(to_string(sh.type)) + "," + std::to_string(sh.stride_h) + "," +
-                   std::to_string(sh.padding.top) + "\n";
-      continue;
-    }
-    nlohmann::ordered_json entry;
-    entry["name"] = layer.name;
-    entry["type"] = std::string(to_string(sh.type));
-    if (sh.type == LayerType::conv) {
-      entry["stride"] = sh.stride_h == sh.stride_w ? nlohmann::ordered_json(sh.stride_h)
-                                                   : nlohmann::ordered_json{sh.stride_h, sh.stride_w};
-      const Padding& p = sh.padding;
-      if (p.top == p.bottom && p.left == p.right)
-        entry["padding"] = p.top == p.left ? nlohmann::ordered_json(p.top) : nlohmann::ordered_json{p.top, p.left};
-      else
-        entry["padding"] = {{"top", p.top}, {"bottom", p.bottom}, {"left", p.left}, {"right", p.right}};
-      if (sh.groups != 1) entry["groups"] = sh.groups;
-    }
-    entry["activations"] = {{"files", files}, {"bits", o.bits}, {"signed", act_model.is_signed()}};
-    entry["weights"] = {{"file", weight_name}, {"bits", o.bits}};
-    manifest["layers"].push_back(entry);
+  }
+  if (error) std::rethrow_exception(error);
+  for (std::size_t index = 0; index < layers.size(); ++index) {
+    model_csv += csv_lines[index];
+    if (!o.dnnsim_layout) manifest["layers"].push_back(entries[index]);
   }
 
   if (o.dnnsim_layout) {
