@@ -10,7 +10,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -19,6 +18,7 @@
 #include <utility>
 
 #include "laconic/error.hpp"
+#include "laconic/file_io.hpp"
 
 namespace laconic {
 
@@ -401,22 +401,6 @@ class FileDescriptor {
   int fd_;
 };
 
-// Returns 0 or an errno value.
-int write_all(int fd, const char* bytes, std::uint64_t size) {
-  constexpr std::uint64_t kChunk = std::uint64_t(1) << 30;  // Linux caps one write() near 2 GiB
-  while (size > 0) {
-    const ssize_t written = ::write(fd, bytes, static_cast<std::size_t>(std::min(size, kChunk)));
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    if (written == 0) return EIO;
-    bytes += written;
-    size -= static_cast<std::uint64_t>(written);
-  }
-  return 0;
-}
-
 std::string npy_descr(DType dtype) {
   return (item_size(dtype) == 1 ? "|" : "<") + std::string(to_string(dtype));
 }
@@ -667,27 +651,7 @@ void write_npy(const std::string& path, DType dtype, const std::vector<std::uint
   }
   if (data == nullptr && data_bytes > 0) fail(path, "cannot write: no data given");
 
-  // pid and a counter keep concurrent writers of the same path (other
-  // processes or threads) off each other's temporary file.
-  static std::atomic<unsigned> temp_counter{0};
-  const std::string temp_path =
-      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(temp_counter.fetch_add(1));
-  FileDescriptor fd(::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666));
-  if (fd.get() < 0) fail(path, "cannot create temporary file " + temp_path + ": " + errno_text(errno));
-
-  int err = write_all(fd.get(), preamble.data(), preamble.size());
-  if (err == 0) err = write_all(fd.get(), static_cast<const char*>(data), data_bytes);
-  const int close_err = fd.close();
-  if (err == 0) err = close_err;
-  if (err == 0 && std::rename(temp_path.c_str(), path.c_str()) != 0) {
-    err = errno;
-    ::unlink(temp_path.c_str());
-    fail(path, "cannot rename " + temp_path + " into place: " + errno_text(err));
-  }
-  if (err != 0) {
-    ::unlink(temp_path.c_str());
-    fail(path, "cannot write: " + errno_text(err));
-  }
+  write_file_atomically(path, {preamble, std::string_view(static_cast<const char*>(data), data_bytes)});
 }
 
 }  // namespace laconic

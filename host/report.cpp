@@ -2,12 +2,9 @@
 
 #include <unistd.h>
 
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -296,25 +293,6 @@ void check_writable(const std::string& path, const std::string& option) {
   if (fs::is_directory(p, ec)) throw Error(option + " " + path + ": is a directory");
   if (::access(dir.c_str(), W_OK) != 0)
     throw Error(option + " " + path + ": directory " + dir.string() + " is not writable");
-}
-
-void write_file_atomically(const std::string& path, const std::string& content) {
-  const std::string temp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    if (!out) throw Error(path + ": cannot write (" + std::strerror(errno) + ")");
-    out.write(content.data(), static_cast<std::streamsize>(content.size()));
-    out.flush();
-    if (!out) {
-      std::remove(temp.c_str());
-      throw Error(path + ": write failed");
-    }
-  }
-  if (std::rename(temp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    std::remove(temp.c_str());
-    throw Error(path + ": cannot rename the finished report into place (" + reason + ")");
-  }
 }
 
 }  // namespace laconic

@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "laconic/file_io.hpp"
 #include "laconic/profile.hpp"
 
 namespace laconic {
@@ -16,10 +17,6 @@ std::string csv_report(const NetworkResult& result, bool per_sample);
 
 // The JSON document described in the README ("JSON report").
 std::string json_report(const NetworkResult& result, bool per_sample);
-
-// Writes `content` to a temporary file beside `path` and renames it into
-// place, so that a failed run never leaves a half-written report.
-void write_file_atomically(const std::string& path, const std::string& content);
 
 // Checks that `path` can be written (its directory exists and is writable)
 // before a long run starts; throws laconic::Error if not.

@@ -1,0 +1,60 @@
+#include "laconic/file_io.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <system_error>
+
+#include "laconic/error.hpp"
+
+namespace laconic {
+namespace {
+
+std::string errno_text(int err) { return std::system_category().message(err); }
+
+// Returns 0 or an errno value.
+int write_all(int fd, const char* bytes, std::uint64_t size) {
+  constexpr std::uint64_t kChunk = std::uint64_t(1) << 30;  // Linux caps one write() near 2 GiB
+  while (size > 0) {
+    const ssize_t written = ::write(fd, bytes, static_cast<std::size_t>(std::min(size, kChunk)));
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    if (written == 0) return EIO;
+    bytes += written;
+    size -= static_cast<std::uint64_t>(written);
+  }
+  return 0;
+}
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, std::initializer_list<std::string_view> parts) {
+  static std::atomic<unsigned> temp_counter{0};
+  const std::string temp_path =
+      path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(temp_counter.fetch_add(1));
+  const int fd = ::open(temp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) throw Error(path + ": cannot create temporary file " + temp_path + ": " + errno_text(errno));
+  int err = 0;
+  for (std::string_view part : parts)
+    if (err == 0) err = write_all(fd, part.data(), part.size());
+  // close() errors matter when writing (NFS, quotas).
+  if (::close(fd) != 0 && err == 0) err = errno;
+  if (err == 0 && std::rename(temp_path.c_str(), path.c_str()) != 0) {
+    err = errno;
+    ::unlink(temp_path.c_str());
+    throw Error(path + ": cannot rename " + temp_path + " into place: " + errno_text(err));
+  }
+  if (err != 0) {
+    ::unlink(temp_path.c_str());
+    throw Error(path + ": cannot write: " + errno_text(err));
+  }
+}
+
+}  // namespace laconic
