@@ -24,10 +24,7 @@ namespace laconic {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::uint64_t NetworkLayer::samples() const {
-  const auto per_sample = static_cast<std::uint64_t>(shape.activations_per_sample());
-  return per_sample == 0 ? 0 : activations->size() / per_sample;
-}
+std::uint64_t NetworkLayer::samples() const { return input().samples(); }
 
 LayerInput NetworkLayer::input() const {
   LayerInput in;
