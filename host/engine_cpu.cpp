@@ -23,11 +23,10 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
-#include <exception>
-#include <limits>
 #include <vector>
 
 #include "laconic/engine.hpp"
+#include "first_error.hpp"
 
 namespace laconic {
 namespace {
@@ -96,8 +95,7 @@ void read_terms(const TensorSource& source, u64 first, u64 count, Encoding encod
                 bool parallel) {
   constexpr u64 kChunk = 1 << 14;
   const i64 chunks = static_cast<i64>((count + kChunk - 1) / kChunk);
-  std::exception_ptr error;
-  i64 error_chunk = std::numeric_limits<i64>::max();
+  FirstError error;
 #pragma omp parallel if (parallel && chunks > 1)
   {
     std::vector<i64> values(static_cast<std::size_t>(std::min(count, kChunk)));
@@ -110,17 +108,13 @@ void read_terms(const TensorSource& source, u64 first, u64 count, Encoding encod
         source.read(first + begin, n, values.data());
         compute_terms(encoding, values.data(), static_cast<std::size_t>(n), out + begin, local);
       } catch (...) {
-#pragma omp critical(laconic_cpu_read_error)
-        if (chunk < error_chunk) {
-          error_chunk = chunk;
-          error = std::current_exception();
-        }
+        error.record(chunk);
       }
     }
 #pragma omp critical(laconic_cpu_read_terms)
     stats += local;
   }
-  if (error) std::rethrow_exception(error);
+  error.rethrow();
 }
 
 // The FC recurrence of §5 over per-block costs cost[filter_set][block].
@@ -261,6 +255,20 @@ ActivationPlane build_plane(const PreparedLayer& p, const u8* ta, bool parallel)
   return plane;
 }
 
+// §4 from the factorized sums of one sample: Σ t(a)·t(w) over MACs,
+// Σ [a ≠ 0]·[w ≠ 0] over MACs, and Σ t(a) over (c, r, s) positions, which
+// every one of the group's K/g filters multiplies (an fc layer is one group).
+Work work_from_sums(const PreparedLayer& p, u64 laconic, u64 nonzero_pairs, u64 activation_terms) {
+  const u64 p_base = static_cast<u64>(p.config.baseline_width);
+  Work work;
+  work.baseline = p_base * p_base * p.macs;
+  work.zero_skip = p_base * p_base * nonzero_pairs;
+  work.stripes = static_cast<u64>(p.activation_precision.bits) * p_base * p.macs;
+  work.pragmatic = p_base * static_cast<u64>(p.kg) * activation_terms;
+  work.laconic = laconic;
+  return work;
+}
+
 // §4 for a conv layer. For channel c and kernel offset (r, s) the touched
 // positions are rows r + σh·j (j < Ho) and columns s + σw·i (i < Wo) of the
 // padded plane: a rectangle of the subgrid of residue class
@@ -316,14 +324,7 @@ Work conv_work(const PreparedLayer& p, const ActivationPlane& plane, bool parall
         }
     }
   }
-  const u64 p_base = static_cast<u64>(p.config.baseline_width);
-  Work work;
-  work.baseline = p_base * p_base * p.macs;
-  work.zero_skip = p_base * p_base * nonzero_pairs;
-  work.stripes = static_cast<u64>(p.activation_precision.bits) * p_base * p.macs;
-  work.pragmatic = p_base * static_cast<u64>(p.kg) * activation_terms;
-  work.laconic = laconic;
-  return work;
+  return work_from_sums(p, laconic, nonzero_pairs, activation_terms);
 }
 
 // §5 for a conv layer: Σ over steps of max(1, max over lanes of
@@ -398,14 +399,7 @@ Work fc_work(const PreparedLayer& p, const u8* ta) {
     nonzero_pairs += ta[c] != 0 ? p.weight_nonzero_sums[to_size(c)] : 0;
     activation_terms += ta[c];
   }
-  const u64 p_base = static_cast<u64>(p.config.baseline_width);
-  Work work;
-  work.baseline = p_base * p_base * p.macs;
-  work.zero_skip = p_base * p_base * nonzero_pairs;
-  work.stripes = static_cast<u64>(p.activation_precision.bits) * p_base * p.macs;
-  work.pragmatic = p_base * static_cast<u64>(p.shape.filters) * activation_terms;
-  work.laconic = laconic;
-  return work;
+  return work_from_sums(p, laconic, nonzero_pairs, activation_terms);
 }
 
 // §5 for an FC layer: block costs from the filter-set maxima, then the column
@@ -479,8 +473,7 @@ class CpuEngine final : public Engine {
       result.activation_terms = activation_terms;
       return result;
     }
-    std::exception_ptr error;
-    i64 error_sample = std::numeric_limits<i64>::max();
+    FirstError error;
 #pragma omp parallel
     {
       std::vector<u8> ta;
@@ -491,18 +484,13 @@ class CpuEngine final : public Engine {
           result.per_sample[to_size(i)] = profile_sample(p, *input.activations, range.begin + static_cast<u64>(i), ta,
                                                          local, /*parallel=*/false);
         } catch (...) {
-          // Report the error of the first failing sample, whatever the thread order.
-#pragma omp critical(laconic_cpu_error)
-          if (i < error_sample) {
-            error_sample = i;
-            error = std::current_exception();
-          }
+          error.record(i);
         }
       }
 #pragma omp critical(laconic_cpu_stats)
       activation_terms += local;
     }
-    if (error) std::rethrow_exception(error);
+    error.rethrow();
     result.activation_terms = activation_terms;
     return result;
   }

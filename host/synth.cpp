@@ -3,11 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "first_error.hpp"
 #include "laconic/error.hpp"
 #include "laconic/npy.hpp"
 #include "laconic/report.hpp"
@@ -383,8 +383,7 @@ std::string write_synthetic_network(const SynthOptions& o) {
   // output does not depend on the thread count.
   std::vector<nlohmann::ordered_json> entries(layers.size());
   std::vector<std::string> csv_lines(layers.size());
-  std::exception_ptr error;
-  std::size_t error_layer = layers.size();
+  FirstError error;
   const auto count = static_cast<std::int64_t>(layers.size());
 #pragma omp parallel for schedule(dynamic, 1)
   for (std::int64_t i = 0; i < count; ++i) {
@@ -392,14 +391,10 @@ std::string write_synthetic_network(const SynthOptions& o) {
     try {
       write_layer(o, layers, index, trace_dir, entries[index], csv_lines[index]);
     } catch (...) {
-#pragma omp critical(laconic_synth_error)
-      if (index < error_layer) {
-        error_layer = index;
-        error = std::current_exception();
-      }
+      error.record(i);
     }
   }
-  if (error) std::rethrow_exception(error);
+  error.rethrow();
   for (std::size_t index = 0; index < layers.size(); ++index) {
     model_csv += csv_lines[index];
     if (!o.dnnsim_layout) manifest["layers"].push_back(entries[index]);

@@ -36,16 +36,6 @@ std::uint64_t elements(const std::vector<std::uint64_t>& shape) {
   return n;
 }
 
-template <typename T>
-std::vector<unsigned char> encode(const std::vector<double>& values) {
-  std::vector<unsigned char> bytes(values.size() * sizeof(T));
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const T v = static_cast<T>(values[i]);
-    std::memcpy(bytes.data() + i * sizeof(T), &v, sizeof(T));
-  }
-  return bytes;
-}
-
 // Writes a .npy file of `dtype` and `shape` holding `values` (or, when
 // `values` is empty, a small pattern that fits every dtype and 4-bit widths:
 // 0..6 for unsigned dtypes, -3..3 for signed ones and floats).
@@ -57,17 +47,7 @@ void npy(const std::string& path, DType dtype, const std::vector<std::uint64_t>&
       values[i] = is_signed(dtype) ? static_cast<double>(static_cast<int>(i % 7) - 3) : static_cast<double>(i % 7);
   }
   ASSERT_EQ(values.size(), elements(shape)) << path;
-  std::vector<unsigned char> bytes;
-  switch (dtype) {
-    case DType::i1: bytes = encode<std::int8_t>(values); break;
-    case DType::u1: bytes = encode<std::uint8_t>(values); break;
-    case DType::i2: bytes = encode<std::int16_t>(values); break;
-    case DType::u2: bytes = encode<std::uint16_t>(values); break;
-    case DType::i4: bytes = encode<std::int32_t>(values); break;
-    case DType::u4: bytes = encode<std::uint32_t>(values); break;
-    case DType::f4: bytes = encode<float>(values); break;
-    case DType::f8: bytes = encode<double>(values); break;
-  }
+  const std::vector<unsigned char> bytes = test::encode(dtype, values);
   write_npy(path, dtype, shape, bytes.empty() ? nullptr : bytes.data());
 }
 

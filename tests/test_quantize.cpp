@@ -41,29 +41,7 @@ struct FileSpec {
   std::vector<double> values;
 };
 
-template <typename T>
-std::vector<unsigned char> encode(const std::vector<double>& values) {
-  std::vector<unsigned char> bytes(values.size() * sizeof(T));
-  for (std::size_t i = 0; i < values.size(); ++i) {
-    const T v = static_cast<T>(values[i]);
-    std::memcpy(bytes.data() + i * sizeof(T), &v, sizeof(T));
-  }
-  return bytes;
-}
-
-std::vector<unsigned char> encode(DType dtype, const std::vector<double>& values) {
-  switch (dtype) {
-    case DType::i1: return encode<std::int8_t>(values);
-    case DType::u1: return encode<std::uint8_t>(values);
-    case DType::i2: return encode<std::int16_t>(values);
-    case DType::u2: return encode<std::uint16_t>(values);
-    case DType::i4: return encode<std::int32_t>(values);
-    case DType::u4: return encode<std::uint32_t>(values);
-    case DType::f4: return encode<float>(values);
-    case DType::f8: return encode<double>(values);
-  }
-  return {};
-}
+using test::encode;
 
 std::string describe(const Quantization& q) {
   std::ostringstream out;

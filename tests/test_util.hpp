@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "laconic/error.hpp"
+#include "laconic/npy.hpp"
 
 namespace laconic::test {
 
@@ -71,6 +73,32 @@ inline testing::AssertionResult throws_error(const std::function<void()>& action
     return testing::AssertionFailure() << "threw a non-laconic exception: " << e.what();
   }
   return testing::AssertionFailure() << "did not throw";
+}
+
+
+// `values` converted to `dtype`, as the little-endian bytes of a .npy file.
+template <typename T>
+std::vector<unsigned char> encode_as(const std::vector<double>& values) {
+  std::vector<unsigned char> bytes(values.size() * sizeof(T));
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const T v = static_cast<T>(values[i]);
+    std::memcpy(bytes.data() + i * sizeof(T), &v, sizeof(T));
+  }
+  return bytes;
+}
+
+inline std::vector<unsigned char> encode(DType dtype, const std::vector<double>& values) {
+  switch (dtype) {
+    case DType::i1: return encode_as<std::int8_t>(values);
+    case DType::u1: return encode_as<std::uint8_t>(values);
+    case DType::i2: return encode_as<std::int16_t>(values);
+    case DType::u2: return encode_as<std::uint16_t>(values);
+    case DType::i4: return encode_as<std::int32_t>(values);
+    case DType::u4: return encode_as<std::uint32_t>(values);
+    case DType::f4: return encode_as<float>(values);
+    case DType::f8: return encode_as<double>(values);
+  }
+  return {};
 }
 
 }  // namespace laconic::test
