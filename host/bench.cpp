@@ -4,7 +4,11 @@
 // input, so ratios between them are meaningful on a noisy machine; absolute
 // times are this machine's.
 //
-//   laconic_bench NETWORK [--engines cpu,reference] [--samples N] [--repeat R]
+// With the cuda engine among them, a second table gives the device's copy
+// bandwidths and the terms kernel's bandwidth measured in the same run, and
+// the images per second the host-to-device link allows.
+//
+//   laconic_bench NETWORK [--engines cuda,cpu,reference] [--samples N] [--repeat R]
 #include <omp.h>
 
 #include <algorithm>
@@ -15,7 +19,9 @@
 #include <map>
 #include <sstream>
 
+#include "laconic/device.hpp"
 #include "laconic/engine.hpp"
+#include "laconic/grid.hpp"
 #include "laconic/error.hpp"
 #include "laconic/network.hpp"
 #include "laconic/profile.hpp"
@@ -114,16 +120,43 @@ int main(int argc, char** argv) {
 
     std::printf("network: %s (%zu layers), encoding %s, %d thread(s)\n\n", net.name.c_str(), net.layers.size(),
                 std::string(laconic::to_string(base.encoding)).c_str(), omp_get_max_threads());
-    std::printf("| engine | metric | samples | MACs | seconds | ns / MAC | speedup vs %s |\n", engines.back().c_str());
-    std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n");
+    std::printf("| engine | metric | samples | MACs | seconds | images / s | ns / MAC | speedup vs %s |\n",
+                engines.back().c_str());
+    std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for (const auto& row : rows) {
       const double reference = seconds_of[engines.back() + "/" + row.metric];
-      std::printf("| %s | %s | %llu | %llu | %.3f | %.4f | %.1f |\n", row.engine.c_str(), row.metric.c_str(),
+      std::printf("| %s | %s | %llu | %llu | %.3f | %.1f | %.4f | %.1f |\n", row.engine.c_str(), row.metric.c_str(),
                   static_cast<unsigned long long>(row.samples), static_cast<unsigned long long>(row.macs), row.seconds,
+                  static_cast<double>(row.samples) / row.seconds,
                   1e9 * row.seconds / static_cast<double>(std::max<std::uint64_t>(row.macs, 1)),
                   reference / row.seconds);
     }
     std::printf("\nengines agree on every count: %s\n", identical ? "yes" : "NO");
+
+    if (std::find(engines.begin(), engines.end(), "cuda") != engines.end()) {
+      // What bounds the cuda engine: the device's own copy bandwidth for the
+      // terms pass, the host-to-device link for the whole profile.
+      std::uint64_t image_bytes = 0;  // activation magnitudes moved per image
+      for (const auto& layer : net.layers)
+        image_bytes += static_cast<std::uint64_t>(layer.shape.activations_per_sample()) *
+                       static_cast<std::uint64_t>(laconic::grid::magnitude_bytes(layer.activation_precision));
+      const auto bw = laconic::measure_device_bandwidth(std::uint64_t{1} << 28, 2, 5);
+      const double gb = 1e9;
+      std::printf("\ndevice: %s\n\n", bw.device.c_str());
+      std::printf("| measurement | GB/s | note |\n| --- | ---: | --- |\n");
+      std::printf("| device-to-device copy | %.1f | bytes read + written, 512 MiB |\n", bw.d2d_bytes_per_s / gb);
+      std::printf("| terms kernel (16-bit magnitudes) | %.1f | %.0f%% of the copy; %.1f G values/s |\n",
+                  bw.terms_bytes_per_s / gb, 100.0 * bw.terms_bytes_per_s / bw.d2d_bytes_per_s,
+                  bw.terms_values_per_s / gb);
+      std::printf("| host-to-device copy, pinned | %.1f | %.2f MB of activation magnitudes per image: "
+                  "at most %.0f images/s over the link |\n",
+                  bw.h2d_pinned_bytes_per_s / gb, static_cast<double>(image_bytes) / 1e6,
+                  bw.h2d_pinned_bytes_per_s / static_cast<double>(std::max<std::uint64_t>(image_bytes, 1)));
+      const double cuda_s = seconds_of["cuda/cycles"] + 0.0, work_s = seconds_of["cuda/work"];
+      if (seconds_of.count("cpu/work"))
+        std::printf("\ncuda vs cpu on this machine: work %.1fx, cycles %.1fx\n", seconds_of["cpu/work"] / work_s,
+                    seconds_of["cpu/cycles"] / cuda_s);
+    }
     return identical ? 0 : 3;
   } catch (const std::exception& e) {
     std::cerr << "laconic_bench: " << e.what() << "\n";

@@ -55,24 +55,19 @@ std::optional<EngineKind> parse_engine_kind(std::string_view name) {
   return std::nullopt;
 }
 
-std::unique_ptr<Engine> make_engine(EngineKind kind, std::string* note) {
+std::unique_ptr<Engine> make_engine(EngineKind kind, std::string* note, const EngineOptions& options) {
   switch (kind) {
     case EngineKind::reference: return make_reference_engine();
     case EngineKind::cpu: return make_cpu_engine();
     case EngineKind::cuda: {
       const DeviceProbe probe = probe_devices();
-      if (!probe.usable())
-        throw Error("--engine cuda: no usable CUDA device: " + probe.describe());
-      throw Error("--engine cuda: this version of laconic has no CUDA engine yet (" +
-                  probe.describe() + "); use --engine cpu");
+      if (!probe.usable()) throw Error("--engine cuda: no usable CUDA device: " + probe.describe());
+      return make_cuda_engine(options);
     }
     case EngineKind::automatic: {
-      // No CUDA engine exists yet, so auto is the CPU engine on every machine;
-      // say so where a device would otherwise have been used.
       const DeviceProbe probe = probe_devices();
-      if (note != nullptr && probe.usable())
-        *note = "a CUDA device is present (" + probe.device_name +
-                ") but this version has no CUDA engine; using the cpu engine";
+      if (probe.usable()) return make_cuda_engine(options);
+      if (note != nullptr) *note = "no usable CUDA device (" + probe.describe() + "); using the cpu engine";
       return make_cpu_engine();
     }
   }

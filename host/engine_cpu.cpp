@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "laconic/engine.hpp"
+#include "laconic/model.hpp"
 #include "first_error.hpp"
 
 namespace laconic {
@@ -117,18 +118,10 @@ void read_terms(const TensorSource& source, u64 first, u64 count, Encoding encod
   error.rethrow();
 }
 
-// The FC recurrence of §5 over per-block costs cost[filter_set][block].
+// The FC recurrence of §5 (model.hpp) over per-block costs cost[filter_set][block].
 u64 fc_recurrence(const std::vector<u64>& cost, const Geometry& geo) {
-  u64 now = 0;
-  std::vector<u64> busy(to_size(geo.columns), 0);
-  std::size_t col = 0;
-  for (std::size_t i = 0; i < cost.size(); ++i) {
-    now = std::max(now, busy[col]);
-    busy[col] = now + cost[i];
-    now += 1;
-    col = (col + 1) == busy.size() ? 0 : col + 1;
-  }
-  return *std::max_element(busy.begin(), busy.end());
+  std::vector<u64> busy(to_size(geo.columns));
+  return laconic::fc_recurrence(cost.size(), geo.columns, busy.data(), [&](u64 i) { return cost[to_size(i)]; });
 }
 
 // Everything about a layer that does not depend on the sample.
@@ -163,9 +156,10 @@ PreparedLayer prepare(const LayerInput& input, const ProfileConfig& config) {
   p.cg = sh.channels_per_group();
   const Geometry& geo = config.geometry;
   const i64 set_size = geo.filters_in_flight();
-  p.filter_sets = (p.kg + set_size - 1) / set_size;
-  p.window_sets = (p.out_h * p.out_w + geo.columns - 1) / geo.columns;
-  p.channel_blocks = (p.cg + geo.lanes - 1) / geo.lanes;
+  const StepCounts counts = step_counts(sh, geo);
+  p.filter_sets = counts.filter_sets;
+  p.window_sets = counts.window_sets;
+  p.channel_blocks = counts.channel_blocks;
   p.macs = static_cast<u64>(sh.macs_per_sample());
 
   std::vector<u8> tw(to_size(sh.weight_count()));
@@ -255,18 +249,10 @@ ActivationPlane build_plane(const PreparedLayer& p, const u8* ta, bool parallel)
   return plane;
 }
 
-// §4 from the factorized sums of one sample: Σ t(a)·t(w) over MACs,
-// Σ [a ≠ 0]·[w ≠ 0] over MACs, and Σ t(a) over (c, r, s) positions, which
-// every one of the group's K/g filters multiplies (an fc layer is one group).
+// §4 from the factorized sums of one sample (model.hpp).
 Work work_from_sums(const PreparedLayer& p, u64 laconic, u64 nonzero_pairs, u64 activation_terms) {
-  const u64 p_base = static_cast<u64>(p.config.baseline_width);
-  Work work;
-  work.baseline = p_base * p_base * p.macs;
-  work.zero_skip = p_base * p_base * nonzero_pairs;
-  work.stripes = static_cast<u64>(p.activation_precision.bits) * p_base * p.macs;
-  work.pragmatic = p_base * static_cast<u64>(p.kg) * activation_terms;
-  work.laconic = laconic;
-  return work;
+  return laconic::work_from_sums(p.shape, p.activation_precision.bits, p.config.baseline_width,
+                                 WorkSums{laconic, nonzero_pairs, activation_terms});
 }
 
 // §4 for a conv layer. For channel c and kernel offset (r, s) the touched
@@ -385,7 +371,7 @@ Cycles conv_cycles(const PreparedLayer& p, const ActivationPlane& plane, bool pa
     }
   }
   Cycles cycles;
-  cycles.baseline = static_cast<u64>(sh.groups * p.window_sets * p.filter_sets * rs * p.channel_blocks);
+  cycles.baseline = step_counts(sh, geo).conv_steps(sh.groups);
   cycles.stripes = cycles.baseline * static_cast<u64>(p.activation_precision.bits);
   cycles.laconic = laconic;
   return cycles;

@@ -8,6 +8,7 @@
 // 3 --verify found a difference.
 #include <omp.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cxxopts.hpp>
 #include <iostream>
@@ -68,6 +69,25 @@ std::int64_t positive(const cxxopts::ParseResult& r, const std::string& name) {
   return v;
 }
 
+// "512M", "4G", "1048576": bytes, with binary K/M/G/T suffixes.
+std::uint64_t parse_bytes(const std::string& text) {
+  std::size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
+  const std::string suffix = text.substr(digits);
+  int shift = -1;
+  if (suffix.empty() || suffix == "B") shift = 0;
+  else if (suffix == "K" || suffix == "KiB") shift = 10;
+  else if (suffix == "M" || suffix == "MiB") shift = 20;
+  else if (suffix == "G" || suffix == "GiB") shift = 30;
+  else if (suffix == "T" || suffix == "TiB") shift = 40;
+  if (digits == 0 || digits > 12 || shift < 0)
+    throw UsageError("--device-memory must be a number of bytes with an optional K, M, G or T suffix (e.g. 8G), not '" +
+                     text + "'");
+  const std::uint64_t value = std::stoull(text.substr(0, digits)) << shift;
+  if (value == 0) throw UsageError("--device-memory must be positive");
+  return value;
+}
+
 void set_threads(const cxxopts::ParseResult& r) {
   if (r.count("threads") == 0) return;
   omp_set_num_threads(static_cast<int>(positive(r, "threads")));
@@ -95,7 +115,11 @@ int run_profile(int argc, char** argv) {
     ("engine", "auto (cuda where usable, else cpu), cuda, cpu or reference (slow, literal)",
      cxxopts::value<std::string>()->default_value("auto"))
     ("threads", "CPU threads (default: OMP_NUM_THREADS or all cores)", cxxopts::value<std::int64_t>())
+    ("device-memory", "cuda: device memory the engine may use, bytes with an optional K, M or G suffix "
+                      "(default: three quarters of the free memory)", cxxopts::value<std::string>())
     ("verify", "Also run the reference engine and exit with status 3 on any difference")
+    ("verify-samples", "With --verify, check only the first K samples of each layer (the reference engine "
+                       "is slow; the weights' terms are always checked)", cxxopts::value<std::int64_t>())
     ("q,quiet", "No progress on stderr");
   options.add_options("Output")
     ("json", "Write the JSON report to FILE", cxxopts::value<std::string>())
@@ -149,8 +173,15 @@ int run_profile(int argc, char** argv) {
                                                : laconic::load_network(network_path);
   if (r.count("layers")) laconic::select_layers(network, split_list(r["layers"].as<std::string>()));
 
+  laconic::EngineOptions engine_options;
+  if (r.count("device-memory")) engine_options.device_memory = parse_bytes(r["device-memory"].as<std::string>());
+  std::uint64_t verify_samples = 0;  // 0: every sample profiled
+  if (r.count("verify-samples")) {
+    if (r.count("verify") == 0) throw UsageError("--verify-samples needs --verify");
+    verify_samples = static_cast<std::uint64_t>(positive(r, "verify-samples"));
+  }
   std::string note;
-  const auto engine = laconic::make_engine(*engine_kind, &note);
+  const auto engine = laconic::make_engine(*engine_kind, &note, engine_options);
   if (!note.empty() && !quiet) std::cerr << "laconic: " << note << "\n";
   if (!quiet)
     std::cerr << "laconic: profiling " << network.name << " (" << network.layers.size() << " layers) on the "
@@ -161,8 +192,11 @@ int run_profile(int argc, char** argv) {
   if (r.count("verify")) {
     if (!quiet) std::cerr << "laconic: verifying on the reference engine\n";
     const auto reference = laconic::make_reference_engine();
-    const laconic::NetworkResult expected = laconic::profile_network(network, *reference, config, profile_options);
-    const auto diffs = laconic::compare_results(expected, result);
+    laconic::ProfileOptions verify_options = profile_options;
+    if (verify_samples != 0 && (verify_options.sample_limit == 0 || verify_samples < verify_options.sample_limit))
+      verify_options.sample_limit = verify_samples;
+    const laconic::NetworkResult expected = laconic::profile_network(network, *reference, config, verify_options);
+    const auto diffs = laconic::compare_results(expected, result, verify_samples != 0);
     if (!diffs.empty()) {
       std::cerr << "laconic: --verify: the " << engine->name() << " engine differs from the reference engine in "
                 << diffs.size() << " count(s); no report written:\n";
@@ -170,7 +204,11 @@ int run_profile(int argc, char** argv) {
       if (diffs.size() > 20) std::cerr << "  ... and " << diffs.size() - 20 << " more\n";
       return kExitVerify;
     }
-    if (!quiet) std::cerr << "laconic: --verify: every count matches the reference engine\n";
+    if (!quiet)
+      std::cerr << "laconic: --verify: every count matches the reference engine"
+                << (verify_samples != 0 ? " on the first " + std::to_string(verify_samples) + " sample(s) of each layer"
+                                        : std::string())
+                << "\n";
   }
 
   if (!json_path.empty()) laconic::write_file_atomically(json_path, laconic::json_report(result, per_sample));

@@ -243,10 +243,43 @@ TEST_F(CliProfile, CudaEngineWithoutAUsableDeviceIsAnError) {
     EXPECT_STATUS(r, 1);
     EXPECT_TRUE(contains(r.err, "--engine cuda") && contains(r.err, "no usable CUDA device"))
         << probe.describe() << r.describe();
-  } else if (r.status != 0) {
-    // A device, but (in this version) no CUDA engine: status 1, saying so.
-    EXPECT_STATUS(r, 1);
-    EXPECT_TRUE(contains(r.err, "--engine cuda") && contains(r.err, "no CUDA engine")) << probe.describe() << r.describe();
+  } else {
+    // A usable device: the cuda engine runs.
+    EXPECT_STATUS(r, 0);
+  }
+}
+
+TEST_F(CliProfile, AutoSaysOnceWhichEngineItFellBackTo) {
+  const CliRun r = profile({manifest_});
+  EXPECT_STATUS(r, 0);
+  if (!probe_devices().usable()) {
+    const auto at = r.err.find("using the cpu engine");
+    EXPECT_NE(at, std::string::npos) << r.describe();
+    EXPECT_EQ(r.err.find("using the cpu engine", at + 1), std::string::npos) << r.describe();
+  }
+  EXPECT_FALSE(contains(profile({manifest_, "-q"}).err, "using the cpu engine"));
+}
+
+TEST_F(CliProfile, VerifyOnTheFirstSamples) {
+  const CliRun r = profile({manifest_, "--verify", "--verify-samples", "1"});
+  EXPECT_STATUS(r, 0);
+  EXPECT_TRUE(contains(r.err, "on the first 1 sample(s) of each layer")) << r.describe();
+  const CliRun alone = profile({manifest_, "--verify-samples", "1", "-q"});
+  EXPECT_STATUS(alone, 2);
+  EXPECT_TRUE(contains(alone.err, "--verify-samples needs --verify")) << alone.describe();
+  const CliRun zero = profile({manifest_, "--verify", "--verify-samples", "0", "-q"});
+  EXPECT_STATUS(zero, 2);
+}
+
+TEST_F(CliProfile, DeviceMemoryTakesBytesWithASuffix) {
+  for (const char* good : {"512M", "8G", "1048576", "64KiB"}) {
+    const CliRun r = profile({manifest_, "--device-memory", good, "--engine", "cpu", "-q"});
+    EXPECT_STATUS(r, 0) << good;
+  }
+  for (const char* bad : {"lots", "12X", "0", "G", "-5M"}) {
+    const CliRun r = profile({manifest_, "--device-memory", bad, "-q"});
+    EXPECT_STATUS(r, 2) << bad;
+    EXPECT_TRUE(contains(r.err, "--device-memory")) << r.describe();
   }
 }
 

@@ -12,42 +12,14 @@
 #include <string>
 #include <vector>
 
+#include "engine_cases.hpp"
 #include "laconic/engine.hpp"
 #include "laconic/error.hpp"
 
 namespace laconic {
 namespace {
 
-struct TestLayer {
-  LayerShape shape;
-  Precision act_precision{8, false};
-  Precision weight_precision{8, true};
-  std::unique_ptr<VectorSource> activations;
-  std::unique_ptr<VectorSource> weights;
-
-  LayerInput input() const {
-    LayerInput in;
-    in.name = "layer";
-    in.shape = shape;
-    in.activation_precision = act_precision;
-    in.weight_precision = weight_precision;
-    in.activations = activations.get();
-    in.weights = weights.get();
-    return in;
-  }
-};
-
-ProfileConfig config_with(Encoding encoding, Geometry geometry) {
-  ProfileConfig c;
-  c.encoding = encoding;
-  c.geometry = geometry;
-  return c;
-}
-
-LayerResult run(const Engine& engine, const TestLayer& layer, const ProfileConfig& config) {
-  const LayerInput in = layer.input();
-  return engine.profile(in, SampleRange{0, in.samples()}, config);
-}
+using namespace testing_engines;
 
 // ---------------------------------------------------------------------------
 // Hand-worked examples. Binary terms: t(1)=1, t(2)=1, t(3)=2, t(5)=2, t(7)=3.
@@ -77,7 +49,7 @@ TEST(HandWorked, ConvWork) {
   // baseline = 16·16·16 = 4096, stripes = 8·16·16 = 2048.
   const TestLayer layer = small_conv();
   const ProfileConfig config = config_with(Encoding::binary, Geometry{1, 1, 2, 1});
-  for (const auto& engine : {make_reference_engine(), make_cpu_engine()}) {
+  for (const auto& engine : engines_to_check()) {
     const LayerResult r = run(*engine, layer, config);
     ASSERT_EQ(r.per_sample.size(), 1u);
     EXPECT_EQ(r.macs(), 16u) << engine->name();
@@ -100,7 +72,7 @@ TEST(HandWorked, ConvCycles) {
   // Laconic cycles = 19.
   const TestLayer layer = small_conv();
   const ProfileConfig config = config_with(Encoding::binary, Geometry{1, 1, 2, 1});
-  for (const auto& engine : {make_reference_engine(), make_cpu_engine()}) {
+  for (const auto& engine : engines_to_check()) {
     const Cycles c = run(*engine, layer, config).cycles();
     EXPECT_EQ(c.baseline, 8u) << engine->name();
     EXPECT_EQ(c.stripes, 64u) << engine->name();
@@ -127,7 +99,7 @@ TEST(HandWorked, ConvCyclesWithPaddingAndTwoLanes) {
       std::vector<std::int64_t>{1, 0, 3, 2, 7, 0, 0, 5, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0});
   layer.weights = std::make_unique<VectorSource>(std::vector<std::int64_t>{2, 0});
   const ProfileConfig config = config_with(Encoding::binary, Geometry{16, 16, 16, 16});
-  for (const auto& engine : {make_reference_engine(), make_cpu_engine()}) {
+  for (const auto& engine : engines_to_check()) {
     const LayerResult r = run(*engine, layer, config);
     EXPECT_EQ(r.macs(), 50u) << engine->name();  // 1·5·5·2·1·1
     EXPECT_EQ(r.cycles().baseline, 2u) << engine->name();
@@ -154,7 +126,7 @@ TEST(HandWorked, FullyConnectedRecurrence) {
   layer.activations = std::make_unique<VectorSource>(std::vector<std::int64_t>{3, 0, 1, 7});
   layer.weights = std::make_unique<VectorSource>(std::vector<std::int64_t>{1, 1, 0, 3, 0, 0, 0, 0});
   const ProfileConfig config = config_with(Encoding::binary, Geometry{1, 1, 2, 2});
-  for (const auto& engine : {make_reference_engine(), make_cpu_engine()}) {
+  for (const auto& engine : engines_to_check()) {
     const LayerResult r = run(*engine, layer, config);
     EXPECT_EQ(r.cycles().laconic, 8u) << engine->name();
     EXPECT_EQ(r.cycles().baseline, 4u) << engine->name();
@@ -176,7 +148,7 @@ TEST(HandWorked, BoothSingleMac) {
   layer.activations = std::make_unique<VectorSource>(std::vector<std::int64_t>{54});
   layer.weights = std::make_unique<VectorSource>(std::vector<std::int64_t>{-15});
   const ProfileConfig config = config_with(Encoding::booth, Geometry{});
-  for (const auto& engine : {make_reference_engine(), make_cpu_engine()}) {
+  for (const auto& engine : engines_to_check()) {
     const LayerResult r = run(*engine, layer, config);
     EXPECT_EQ(r.work().laconic, 8u);
     EXPECT_EQ(r.work().pragmatic, 64u);
@@ -192,7 +164,7 @@ TEST(HandWorked, AllZeroLayerCostsOneCyclePerStep) {
   TestLayer layer = small_conv();
   layer.activations = std::make_unique<VectorSource>(std::vector<std::int64_t>(9, 0));
   const ProfileConfig config = config_with(Encoding::booth, Geometry{1, 1, 2, 1});
-  for (const auto& engine : {make_reference_engine(), make_cpu_engine()}) {
+  for (const auto& engine : engines_to_check()) {
     const LayerResult r = run(*engine, layer, config);
     EXPECT_EQ(r.work().laconic, 0u);
     EXPECT_EQ(r.work().zero_skip, 0u);
@@ -204,124 +176,35 @@ TEST(HandWorked, AllZeroLayerCostsOneCyclePerStep) {
 // ---------------------------------------------------------------------------
 // cpu against reference on seeded random layers.
 
-struct Case {
-  std::string label;
-  LayerShape shape;
-  Geometry geometry;
-  std::uint64_t samples;
-  Precision act_precision;
-  Precision weight_precision;
-  double zero_fraction;
-};
+class FastEngineMatchesReference : public ::testing::TestWithParam<std::tuple<std::string, std::size_t>> {};
 
-LayerShape conv_shape(std::int64_t c, std::int64_t h, std::int64_t w, std::int64_t k, std::int64_t r,
-                      std::int64_t s, std::int64_t stride_h, std::int64_t stride_w, Padding pad, std::int64_t groups) {
-  LayerShape sh;
-  sh.type = LayerType::conv;
-  sh.channels = c;
-  sh.height = h;
-  sh.width = w;
-  sh.filters = k;
-  sh.kernel_height = r;
-  sh.kernel_width = s;
-  sh.stride_h = stride_h;
-  sh.stride_w = stride_w;
-  sh.padding = pad;
-  sh.groups = groups;
-  return sh;
-}
-
-LayerShape fc_shape(std::int64_t c, std::int64_t k) {
-  LayerShape sh;
-  sh.type = LayerType::fc;
-  sh.channels = c;
-  sh.filters = k;
-  return sh;
-}
-
-std::string describe(const Case& c, std::uint64_t seed) {
-  std::ostringstream out;
-  out << c.label << ": " << c.shape.describe() << ", geometry T" << c.geometry.tiles << " Rt" << c.geometry.rows
-      << " Ct" << c.geometry.columns << " L" << c.geometry.lanes << ", " << c.samples << " sample(s), p_a "
-      << c.act_precision.bits << ", p_w " << c.weight_precision.bits << ", seed " << seed;
-  return out.str();
-}
-
-TestLayer random_layer(const Case& c, std::uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> unit(0, 1);
-  auto draw = [&](const Precision& p) -> std::int64_t {
-    if (unit(rng) < c.zero_fraction) return 0;
-    std::uniform_int_distribution<std::int64_t> value(p.min_value(), p.max_value());
-    return value(rng);
-  };
-  TestLayer l;
-  l.shape = c.shape;
-  l.act_precision = c.act_precision;
-  l.weight_precision = c.weight_precision;
-  std::vector<std::int64_t> a(c.samples * static_cast<std::uint64_t>(c.shape.activations_per_sample()));
-  std::vector<std::int64_t> w(static_cast<std::size_t>(c.shape.weight_count()));
-  for (auto& v : a) v = draw(c.act_precision);
-  for (auto& v : w) v = draw(c.weight_precision);
-  l.activations = std::make_unique<VectorSource>(std::move(a));
-  l.weights = std::make_unique<VectorSource>(std::move(w));
-  return l;
-}
-
-std::vector<Case> edge_cases() {
-  const Geometry standard{};
-  const Geometry small{2, 3, 5, 4};  // partial sets and blocks at small sizes
-  const Precision u8{8, false}, s8{8, true}, u16{16, false}, s16{16, true}, s4{4, true};
-  const Padding none{}, one{1, 1, 1, 1};
-  return {
-      {"1x1 kernel", conv_shape(20, 7, 7, 24, 1, 1, 1, 1, none, 1), small, 1, u8, s8, 0.5},
-      {"7x7 stride 2 pad 3", conv_shape(3, 23, 23, 16, 7, 7, 2, 2, Padding{3, 3, 3, 3}, 1), small, 1, u8, s8, 0.3},
-      {"3x3 stride 2 pad 1", conv_shape(17, 12, 12, 21, 3, 3, 2, 2, one, 1), small, 3, u16, s16, 0.5},
-      {"channels not a multiple of L", conv_shape(37, 6, 6, 8, 3, 3, 1, 1, one, 1), standard, 1, u8, s8, 0.4},
-      {"filters not a multiple of T*Rt", conv_shape(5, 6, 6, 300, 3, 3, 1, 1, one, 1), standard, 1, u8, s8, 0.5},
-      {"windows not a multiple of Ct", conv_shape(4, 9, 7, 6, 2, 3, 1, 1, none, 1), standard, 3, u8, s4, 0.2},
-      {"groups", conv_shape(12, 8, 8, 18, 3, 3, 1, 1, one, 3), small, 1, u8, s8, 0.5},
-      {"depthwise stride 2", conv_shape(10, 9, 9, 10, 3, 3, 2, 2, one, 10), small, 3, u8, s8, 0.5},
-      {"depthwise multiplier 2", conv_shape(6, 7, 7, 12, 3, 3, 1, 1, one, 6), standard, 1, u16, s16, 0.5},
-      {"uneven padding", conv_shape(5, 8, 8, 7, 3, 3, 2, 2, Padding{0, 1, 0, 1}, 1), small, 1, u8, s8, 0.5},
-      {"non-square everything", conv_shape(6, 5, 11, 9, 2, 4, 1, 3, Padding{2, 0, 1, 3}, 1), small, 3, u8, s8, 0.5},
-      {"stride larger than kernel", conv_shape(3, 10, 10, 4, 2, 2, 3, 3, none, 1), small, 1, u8, s8, 0.5},
-      {"kernel equals padded input", conv_shape(4, 3, 3, 5, 5, 5, 1, 1, one, 1), small, 1, u8, s8, 0.5},
-      {"one lane, one column", conv_shape(4, 5, 5, 3, 3, 3, 1, 1, one, 1), Geometry{1, 1, 1, 1}, 1, u8, s8, 0.5},
-      {"no zeros, 16 bits", conv_shape(8, 6, 6, 10, 3, 3, 1, 1, one, 2), small, 1, s16, s16, 0.0},
-      {"all zeros", conv_shape(8, 6, 6, 10, 3, 3, 1, 1, one, 1), small, 1, u8, s8, 1.0},
-      {"32-bit values", conv_shape(4, 5, 5, 3, 3, 3, 1, 1, one, 1), small, 1, Precision{32, false},
-       Precision{32, true}, 0.1},
-      {"fc several filter sets", fc_shape(70, 600), standard, 3, u8, s8, 0.5},
-      {"fc small geometry", fc_shape(33, 29), small, 3, u16, s16, 0.3},
-      {"fc one channel", fc_shape(1, 7), small, 1, u8, s8, 0.0},
-  };
-}
-
-class CpuMatchesReference : public ::testing::TestWithParam<std::size_t> {};
-
-TEST_P(CpuMatchesReference, OnSeededRandomLayers) {
-  const Case c = edge_cases()[GetParam()];
+TEST_P(FastEngineMatchesReference, OnSeededRandomLayers) {
+  const auto& [engine_name, index] = GetParam();
+  const Case c = edge_cases()[index];
+  const auto engine = make_named_engine(engine_name);
+  if (!engine) GTEST_SKIP() << "no usable CUDA device: " << probe_devices().describe();
   const auto reference = make_reference_engine();
-  const auto cpu = make_cpu_engine();
   for (std::uint64_t seed : {1u, 2u}) {
-    const TestLayer layer = random_layer(c, seed * 1000 + GetParam());
+    const TestLayer layer = random_layer(c, seed * 1000 + index);
     for (Encoding encoding : {Encoding::binary, Encoding::booth, Encoding::naf}) {
       const ProfileConfig config = config_with(encoding, c.geometry);
       const LayerResult expected = run(*reference, layer, config);
-      const LayerResult actual = run(*cpu, layer, config);
-      ASSERT_EQ(expected, actual) << describe(c, seed * 1000 + GetParam()) << ", encoding "
-                                  << to_string(encoding) << "\n  reference laconic work " << expected.work().laconic
-                                  << " cycles " << expected.cycles().laconic << "\n  cpu       laconic work "
+      const LayerResult actual = run(*engine, layer, config);
+      ASSERT_EQ(expected, actual) << describe(c, seed * 1000 + index) << ", encoding " << to_string(encoding)
+                                  << "\n  reference laconic work " << expected.work().laconic << " cycles "
+                                  << expected.cycles().laconic << "\n  " << engine_name << " laconic work "
                                   << actual.work().laconic << " cycles " << actual.cycles().laconic;
       ASSERT_EQ(expected.macs(), c.samples * static_cast<std::uint64_t>(c.shape.macs_per_sample()));
     }
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(EdgeShapes, CpuMatchesReference, ::testing::Range<std::size_t>(0, edge_cases().size()),
-                         [](const ::testing::TestParamInfo<std::size_t>& param_info) {
-                           std::string name = edge_cases()[param_info.param].label;
+INSTANTIATE_TEST_SUITE_P(EdgeShapes, FastEngineMatchesReference,
+                         ::testing::Combine(::testing::ValuesIn(fast_engine_names()),
+                                            ::testing::Range<std::size_t>(0, edge_cases().size())),
+                         [](const ::testing::TestParamInfo<FastEngineMatchesReference::ParamType>& param_info) {
+                           std::string name =
+                               std::get<0>(param_info.param) + "_" + edge_cases()[std::get<1>(param_info.param)].label;
                            for (char& ch : name)
                              if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
                            return name;
@@ -349,7 +232,7 @@ TEST(CpuEngine, DisjointSampleRangesMergeIntoTheWhole) {
   const TestLayer layer = random_layer(c, 11);
   const LayerInput in = layer.input();
   const ProfileConfig config = config_with(Encoding::naf, c.geometry);
-  for (const auto& engine : {make_reference_engine(), make_cpu_engine()}) {
+  for (const auto& engine : engines_to_check()) {
     const LayerResult whole = engine->profile(in, SampleRange{0, 4}, config);
     LayerResult parts = engine->profile(in, SampleRange{3, 4}, config);
     parts.merge(engine->profile(in, SampleRange{0, 1}, config));
@@ -362,28 +245,11 @@ TEST(CpuEngine, DisjointSampleRangesMergeIntoTheWhole) {
 TEST(Engines, RejectRangesOutsideTheTrace) {
   const TestLayer layer = small_conv();
   const LayerInput in = layer.input();
-  for (const auto& engine : {make_reference_engine(), make_cpu_engine()}) {
+  for (const auto& engine : engines_to_check()) {
     EXPECT_THROW(engine->profile(in, SampleRange{0, 2}, ProfileConfig{}), Error);
     EXPECT_THROW(engine->profile(in, SampleRange{1, 0}, ProfileConfig{}), Error);
   }
 }
-
-// A source whose element `bad` is invalid, as a NaN or an out-of-width value
-// would be in a trace.
-class SourceWithBadValue final : public TensorSource {
- public:
-  SourceWithBadValue(std::vector<std::int64_t> values, std::uint64_t bad) : values_(std::move(values)), bad_(bad) {}
-  std::uint64_t size() const override { return values_.size(); }
-  void read(std::uint64_t first, std::uint64_t count, std::int64_t* out) const override {
-    if (first <= bad_ && bad_ < first + count) throw Error("trace.npy: element " + std::to_string(bad_) + " is NaN");
-    std::copy_n(values_.begin() + static_cast<std::ptrdiff_t>(first), count, out);
-  }
-  std::string name() const override { return "trace.npy"; }
-
- private:
-  std::vector<std::int64_t> values_;
-  std::uint64_t bad_;
-};
 
 TEST(Engines, AnInvalidValueIsAnErrorOnEveryPath) {
   // One sample (threads within the sample) and many samples (threads across
@@ -397,7 +263,7 @@ TEST(Engines, AnInvalidValueIsAnErrorOnEveryPath) {
     const SourceWithBadValue source(layer.activations->values(), bad);
     LayerInput in = layer.input();
     in.activations = &source;
-    for (const auto& engine : {make_reference_engine(), make_cpu_engine()})
+    for (const auto& engine : engines_to_check())
       for (SampleRange range : {SampleRange{bad / per_sample, bad / per_sample + 1}, SampleRange{0, 12}}) {
         try {
           engine->profile(in, range, ProfileConfig{});
@@ -413,7 +279,7 @@ TEST(Engines, OnlyTheRequestedFiguresAreComputed) {
   const TestLayer layer = small_conv();
   ProfileConfig config = config_with(Encoding::binary, Geometry{1, 1, 2, 1});
   config.compute_cycles = false;
-  for (const auto& engine : {make_reference_engine(), make_cpu_engine()}) {
+  for (const auto& engine : engines_to_check()) {
     const LayerResult r = run(*engine, layer, config);
     EXPECT_EQ(r.work().laconic, 21u);
     EXPECT_EQ(r.cycles(), Cycles{});

@@ -2,6 +2,7 @@
 // builds with the C++ compiler alone).
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace laconic {
@@ -25,6 +26,20 @@ struct DeviceProbe {
   bool usable() const { return status == Status::available; }
   std::string describe() const;  // one line for humans
 };
+
+// Copy and term-counting bandwidths of the first device, measured on
+// device-resident buffers in one call (laconic_bench's device rows).
+struct DeviceBandwidth {
+  std::string device;
+  double d2d_bytes_per_s = 0;         // cudaMemcpy device to device: bytes read + written per second
+  double h2d_pinned_bytes_per_s = 0;  // cudaMemcpy from pinned host memory
+  double terms_bytes_per_s = 0;       // the terms kernel: magnitudes read + terms written per second
+  double terms_values_per_s = 0;
+};
+
+// Measures over `values` values of `magnitude_bytes` bytes each (the best of
+// `repeat` runs). Throws laconic::Error without a usable device.
+DeviceBandwidth measure_device_bandwidth(std::uint64_t values, int magnitude_bytes, int repeat);
 
 // Asks the CUDA runtime once; safe to call when no driver is installed.
 // Leaves no sticky CUDA error behind.

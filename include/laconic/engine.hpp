@@ -55,6 +55,13 @@ class Engine {
 
 enum class EngineKind : std::uint8_t { automatic, cuda, cpu, reference };
 
+struct EngineOptions {
+  // cuda: device memory the engine may use, in bytes; 0 = three quarters of
+  // the memory free when the engine starts. A layer whose weights and one
+  // sample per stream do not fit is an error that says so.
+  std::uint64_t device_memory = 0;
+};
+
 std::string_view to_string(EngineKind kind);
 std::optional<EngineKind> parse_engine_kind(std::string_view name);
 
@@ -64,9 +71,15 @@ std::unique_ptr<Engine> make_reference_engine();
 // The fast CPU engine: the factorizations of §4 and §5, OpenMP threads.
 std::unique_ptr<Engine> make_cpu_engine();
 
+// The CUDA engine on the first device (kernels/engine_cuda.cu): the
+// factorizations of §4 and §5 as kernels, traces streamed through pinned
+// buffers in batches. Throws laconic::Error when the build has no CUDA or no
+// usable device answers.
+std::unique_ptr<Engine> make_cuda_engine(const EngineOptions& options = {});
+
 // The engine a user asked for. `automatic` picks cuda where a usable device
-// and a CUDA engine exist, else cpu; `note` receives a line for the user when
-// the choice is worth saying. Throws laconic::Error when `cuda` cannot run.
-std::unique_ptr<Engine> make_engine(EngineKind kind, std::string* note = nullptr);
+// exists, else cpu; `note` receives a line for the user when the choice is
+// worth saying (a fallback). Throws laconic::Error when `cuda` cannot run.
+std::unique_ptr<Engine> make_engine(EngineKind kind, std::string* note = nullptr, const EngineOptions& options = {});
 
 }  // namespace laconic

@@ -46,7 +46,12 @@ NetworkResult profile_network(const Network& network, const Engine& engine, cons
                               const ProfileOptions& options);
 
 // Every difference between two results of the same network, one line each;
-// empty when every count is identical.
-std::vector<std::string> compare_results(const NetworkResult& expected, const NetworkResult& actual);
+// empty when every count is identical. With `expected_covers_first_samples`
+// (--verify-samples), `expected` may hold only the first samples of each
+// layer: those are compared one by one with the same samples of `actual`, the
+// weights' histograms in full, the activations' histograms only where
+// `expected` covers every sample.
+std::vector<std::string> compare_results(const NetworkResult& expected, const NetworkResult& actual,
+                                         bool expected_covers_first_samples = false);
 
 }  // namespace laconic

@@ -55,14 +55,19 @@ LACONIC_HOST_DEVICE inline int terms_naf(std::uint64_t mag) {
   return popcount64(((3 * mag) ^ mag) >> 1);
 }
 
-LACONIC_HOST_DEVICE inline int terms(Encoding encoding, std::int64_t v) {
-  const std::uint64_t mag = magnitude(v);
+// Terms of a magnitude |v| (the engines that move magnitudes rather than
+// signed values call this one).
+LACONIC_HOST_DEVICE inline int terms_of_magnitude(Encoding encoding, std::uint64_t mag) {
   switch (encoding) {
     case Encoding::binary: return terms_binary(mag);
     case Encoding::booth: return terms_booth(mag);
     case Encoding::naf: return terms_naf(mag);
   }
   return 0;
+}
+
+LACONIC_HOST_DEVICE inline int terms(Encoding encoding, std::int64_t v) {
+  return terms_of_magnitude(encoding, magnitude(v));
 }
 
 // The most terms a magnitude of `bits` bits can have (0 < bits <= 32):
