@@ -286,7 +286,7 @@ int run_info(int argc, char** argv) {
   std::cout << "laconic " << laconic::version_string() << "\n"
             << "threads: " << omp_get_max_threads() << " (OpenMP)\n"
             << probe.describe() << "\n"
-            << "engine auto: " << (probe.usable() ? "cpu (no CUDA engine in this version)" : "cpu") << "\n";
+            << "engine auto: " << (probe.usable() ? "cuda" : "cpu") << "\n";
   return 0;
 }
 
