@@ -2,6 +2,7 @@
 //
 //   laconic profile NETWORK [options]   profile a network's traces
 //   laconic synth ARCH --out DIR        write synthetic traces of real layer shapes
+//   laconic compare A.json B.json       two JSON reports side by side, with ratios B / A
 //   laconic info                        version, threads and CUDA device
 //
 // Exit status: 0 success, 1 bad input or a failed run, 2 bad usage,
@@ -16,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "laconic/compare.hpp"
 #include "laconic/device.hpp"
 #include "laconic/engine.hpp"
 #include "laconic/error.hpp"
@@ -39,6 +41,7 @@ const char* const kMainHelp = R"(laconic: bit-level profiler for Laconic-style d
 Usage:
   laconic profile NETWORK [options]   profile a network's activation and weight traces
   laconic synth ARCH --out DIR        write synthetic traces with real layer shapes
+  laconic compare A.json B.json       compare two JSON reports per layer and in total
   laconic info                        version, threads and the CUDA device, if any
   laconic COMMAND --help              the options of a command
 
@@ -273,6 +276,63 @@ int run_synth(int argc, char** argv) {
   return 0;
 }
 
+int run_compare(int argc, char** argv) {
+  cxxopts::Options options("laconic compare",
+                           "Compare two JSON reports of `laconic profile --json` side by side, per layer and in\n"
+                           "total, with ratios B / A: two encodings, two geometries, two sample counts or two\n"
+                           "networks.");
+  options.positional_help("A.json B.json").show_positional_help().set_width(100);
+  // clang-format off
+  options.add_options()
+    ("reports", "The two JSON reports, A then B", cxxopts::value<std::vector<std::string>>())
+    ("match", "Pair the layers by name (the same network) or by position (the same architecture whose "
+              "layers are named differently)", cxxopts::value<std::string>()->default_value("name"))
+    ("allow-different-networks", "Compare reports whose \"network\" names differ (refused by default, since "
+                                 "layers of different networks are rarely comparable one by one)")
+    ("json", "Also write the comparison as JSON to FILE", cxxopts::value<std::string>())
+    ("csv", "Also write the comparison as CSV (one row per layer and total) to FILE", cxxopts::value<std::string>())
+    ("h,help", "Show this help");
+  // clang-format on
+  options.parse_positional({"reports"});
+  const auto r = options.parse(argc, argv);
+  if (r.count("help")) {
+    std::cout << options.help()
+              << "\nThe Markdown comparison goes to stdout: the two configurations with what differs\n"
+                 "(network, tool version, engine, encoding, geometry, baseline width, samples, sample\n"
+                 "limit, layers, traces), the totals over all layers, over the conv layers and, when\n"
+                 "some layer is in one report only, over the layers in both; then Laconic work and\n"
+                 "cycles per layer. Ratios are B / A: inf where A is 0, n/a (JSON null) where both are\n"
+                 "0. Counts are the reports' exact integers. Layers of one report only have rows with\n"
+                 "the other side empty.\n\n"
+                 "Exit status: 0 success, 1 a report that cannot be read or is not a laconic profile\n"
+                 "report, or reports of different networks without --allow-different-networks, 2 bad\n"
+                 "usage.\n";
+    return 0;
+  }
+  if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");
+  const auto reports = r.count("reports") ? r["reports"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (reports.size() != 2)
+    throw UsageError("compare needs two reports, A.json B.json, not " + std::to_string(reports.size()) +
+                     " (see laconic compare --help)");
+  laconic::CompareOptions compare_options;
+  const std::string match = r["match"].as<std::string>();
+  if (match == "name") compare_options.match = laconic::MatchBy::name;
+  else if (match == "position") compare_options.match = laconic::MatchBy::position;
+  else throw UsageError("--match must be name or position, not '" + match + "'");
+  compare_options.allow_different_networks = r.count("allow-different-networks") > 0;
+  const std::string json_path = r.count("json") ? r["json"].as<std::string>() : "";
+  const std::string csv_path = r.count("csv") ? r["csv"].as<std::string>() : "";
+  if (!json_path.empty()) laconic::check_writable(json_path, "--json");
+  if (!csv_path.empty()) laconic::check_writable(csv_path, "--csv");
+
+  const laconic::Comparison comparison =
+      laconic::compare_reports(laconic::read_report(reports[0]), laconic::read_report(reports[1]), compare_options);
+  if (!json_path.empty()) laconic::write_file_atomically(json_path, laconic::comparison_json(comparison));
+  if (!csv_path.empty()) laconic::write_file_atomically(csv_path, laconic::comparison_csv(comparison));
+  std::cout << laconic::comparison_markdown(comparison);
+  return 0;
+}
+
 int run_info(int argc, char** argv) {
   cxxopts::Options options("laconic info", "Version, threads and the CUDA device, if any.");
   options.add_options()("h,help", "Show this help");
@@ -305,8 +365,9 @@ int main(int argc, char** argv) {
     }
     if (command == "profile") return run_profile(argc - 1, argv + 1);
     if (command == "synth") return run_synth(argc - 1, argv + 1);
+    if (command == "compare") return run_compare(argc - 1, argv + 1);
     if (command == "info") return run_info(argc - 1, argv + 1);
-    throw UsageError("unknown command '" + command + "' (profile, synth or info; see laconic --help)");
+    throw UsageError("unknown command '" + command + "' (profile, synth, compare or info; see laconic --help)");
   } catch (const UsageError& e) {
     std::cerr << "laconic: " << e.what() << "\n";
     return kExitUsage;
