@@ -66,7 +66,17 @@ std::unique_ptr<Engine> make_engine(EngineKind kind, std::string* note, const En
     }
     case EngineKind::automatic: {
       const DeviceProbe probe = probe_devices();
-      if (probe.usable()) return make_cuda_engine(options);
+      if (probe.usable()) {
+        try {
+          return make_cuda_engine(options);
+        } catch (const Error& e) {
+          // A device that answers the probe but cannot host the engine
+          // (out of memory, a busy exclusive-mode GPU): say so, use the cpu.
+          if (note != nullptr) *note = std::string("the cuda engine could not start (") + e.what() +
+                                       "); using the cpu engine";
+          return make_cpu_engine();
+        }
+      }
       if (note != nullptr) *note = "no usable CUDA device (" + probe.describe() + "); using the cpu engine";
       return make_cpu_engine();
     }
