@@ -33,9 +33,9 @@ int write_all(int fd, const char* bytes, std::uint64_t size) {
   return 0;
 }
 
-}  // namespace
-
-void write_file_atomically(const std::string& path, std::initializer_list<std::string_view> parts) {
+// Writes `parts` to a new temporary file beside `path` and returns its name;
+// on failure removes it and throws.
+std::string write_temporary(const std::string& path, std::initializer_list<std::string_view> parts) {
   static std::atomic<unsigned> temp_counter{0};
   const std::string temp_path =
       path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(temp_counter.fetch_add(1));
@@ -46,14 +46,42 @@ void write_file_atomically(const std::string& path, std::initializer_list<std::s
     if (err == 0) err = write_all(fd, part.data(), part.size());
   // close() errors matter when writing (NFS, quotas).
   if (::close(fd) != 0 && err == 0) err = errno;
-  if (err == 0 && std::rename(temp_path.c_str(), path.c_str()) != 0) {
-    err = errno;
-    ::unlink(temp_path.c_str());
-    throw Error(path + ": cannot rename " + temp_path + " into place: " + errno_text(err));
-  }
   if (err != 0) {
     ::unlink(temp_path.c_str());
     throw Error(path + ": cannot write: " + errno_text(err));
+  }
+  return temp_path;
+}
+
+void rename_into_place(const std::string& temp_path, const std::string& path) {
+  if (std::rename(temp_path.c_str(), path.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(temp_path.c_str());
+    throw Error(path + ": cannot rename " + temp_path + " into place: " + errno_text(err));
+  }
+}
+
+}  // namespace
+
+void write_file_atomically(const std::string& path, std::initializer_list<std::string_view> parts) {
+  rename_into_place(write_temporary(path, parts), path);
+}
+
+void write_files_atomically(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<std::string> temporaries;
+  try {
+    for (const auto& [path, content] : files) temporaries.push_back(write_temporary(path, {content}));
+  } catch (...) {
+    for (const auto& temp_path : temporaries) ::unlink(temp_path.c_str());
+    throw;
+  }
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    try {
+      rename_into_place(temporaries[i], files[i].first);
+    } catch (...) {
+      for (std::size_t j = i + 1; j < files.size(); ++j) ::unlink(temporaries[j].c_str());
+      throw;
+    }
   }
 }
 

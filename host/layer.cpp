@@ -1,6 +1,8 @@
 #include "laconic/layer.hpp"
 
+#include <initializer_list>
 #include <sstream>
+#include <utility>
 
 #include "laconic/error.hpp"
 
@@ -39,6 +41,30 @@ void LayerShape::validate(std::string_view layer_name) const {
   if (padding.top < 0 || padding.bottom < 0 || padding.left < 0 || padding.right < 0)
     fail("the padding must not be negative");
   if (groups <= 0) fail("groups must be positive");
+  // Sizes come from file headers and manifests. Every product the engines
+  // form from them must fit in 64 bits: a wrapped count is a wrong number
+  // that looks right, and a wrapped index reads the wrong memory.
+  constexpr std::int64_t kMaxExtent = (std::int64_t{1} << 31) - 1;
+  for (const auto& [value, what] : {std::pair{height, "the input height"}, std::pair{width, "the input width"},
+                                    std::pair{kernel_height, "the kernel height"},
+                                    std::pair{kernel_width, "the kernel width"}, std::pair{stride_h, "the stride"},
+                                    std::pair{stride_w, "the stride"}, std::pair{padding.top, "the padding"},
+                                    std::pair{padding.bottom, "the padding"}, std::pair{padding.left, "the padding"},
+                                    std::pair{padding.right, "the padding"}})
+    if (value > kMaxExtent)
+      fail(std::string(what) + " must be at most 2^31 - 1, not " + std::to_string(value));
+  auto fits = [](std::initializer_list<std::int64_t> factors) {
+    std::int64_t product = 1;
+    for (std::int64_t f : factors)
+      if (__builtin_mul_overflow(product, f, &product)) return false;
+    return true;
+  };
+  if (!fits({channels, height, width}) || !fits({channels, padded_height(), padded_width()}))
+    fail("the input is too large: its padded size does not fit in 64 bits");
+  if (!fits({filters, channels / groups, kernel_height, kernel_width}))
+    fail("the weights are too many: their count does not fit in 64 bits");
+  if (!fits({filters, out_height(), out_width(), channels / groups, kernel_height, kernel_width}))
+    fail("the layer is too large: its MACs per sample do not fit in 64 bits");
   if (channels % groups != 0)
     fail("groups (" + std::to_string(groups) + ") must divide the input channels (" +
          std::to_string(channels) + ")");

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <cxxopts.hpp>
 #include <iostream>
+#include <new>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -214,8 +215,11 @@ int run_profile(int argc, char** argv) {
                 << "\n";
   }
 
-  if (!json_path.empty()) laconic::write_file_atomically(json_path, laconic::json_report(result, per_sample));
-  if (!csv_path.empty()) laconic::write_file_atomically(csv_path, laconic::csv_report(result, per_sample));
+  // Both reports or neither: a failed --csv must not leave a new --json.
+  std::vector<std::pair<std::string, std::string>> reports;
+  if (!json_path.empty()) reports.emplace_back(json_path, laconic::json_report(result, per_sample));
+  if (!csv_path.empty()) reports.emplace_back(csv_path, laconic::csv_report(result, per_sample));
+  laconic::write_files_atomically(reports);
   std::cout << laconic::markdown_report(result);
   return 0;
 }
@@ -327,8 +331,10 @@ int run_compare(int argc, char** argv) {
 
   const laconic::Comparison comparison =
       laconic::compare_reports(laconic::read_report(reports[0]), laconic::read_report(reports[1]), compare_options);
-  if (!json_path.empty()) laconic::write_file_atomically(json_path, laconic::comparison_json(comparison));
-  if (!csv_path.empty()) laconic::write_file_atomically(csv_path, laconic::comparison_csv(comparison));
+  std::vector<std::pair<std::string, std::string>> outputs;  // both or neither, as for profile
+  if (!json_path.empty()) outputs.emplace_back(json_path, laconic::comparison_json(comparison));
+  if (!csv_path.empty()) outputs.emplace_back(csv_path, laconic::comparison_csv(comparison));
+  laconic::write_files_atomically(outputs);
   std::cout << laconic::comparison_markdown(comparison);
   return 0;
 }
@@ -376,6 +382,10 @@ int main(int argc, char** argv) {
     return kExitUsage;
   } catch (const laconic::Error& e) {
     std::cerr << "laconic: error: " << e.what() << "\n";
+    return kExitError;
+  } catch (const std::bad_alloc&) {
+    // A valid layer can still be too large for this machine: not a bug.
+    std::cerr << "laconic: error: out of memory (fewer --threads or a smaller layer may fit)\n";
     return kExitError;
   } catch (const std::exception& e) {
     std::cerr << "laconic: internal error: " << e.what() << "\n";

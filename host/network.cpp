@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -93,6 +94,9 @@ void check_keys(const json& object, const std::vector<std::string>& allowed, con
 }
 
 std::int64_t get_integer(const json& v, const std::string& what, const Context& ctx) {
+  // Above 2^63 - 1 the JSON number is unsigned; get<int64_t> would wrap it.
+  if (v.is_number_unsigned() && v.get<std::uint64_t>() > std::uint64_t{INT64_MAX})
+    ctx.fail(what + " is too large: " + v.dump());
   if (v.is_number_integer()) return v.get<std::int64_t>();
   if (v.is_number_float()) {
     const double d = v.get<double>();
@@ -231,8 +235,14 @@ Quantization get_quantization(const json& spec, DType dtype, const std::string& 
     q.mode = QuantizeMode::fixed;
     if (!spec.contains("int_bits") || !spec.contains("frac_bits"))
       ctx.fail(what + ": fixed-point quantization needs int_bits and frac_bits");
-    q.int_bits = static_cast<int>(get_non_negative(spec["int_bits"], what + ".int_bits", ctx));
-    q.frac_bits = static_cast<int>(get_non_negative(spec["frac_bits"], what + ".frac_bits", ctx));
+    // Checked before narrowing to int, so that 2^32 + 4 is not taken as 4.
+    auto width_of = [&](const char* key) {
+      const auto b = get_non_negative(spec[key], what + "." + key, ctx);
+      if (b > 32) ctx.fail(what + ": " + key + " must be between 0 and 32, not " + std::to_string(b));
+      return static_cast<int>(b);
+    };
+    q.int_bits = width_of("int_bits");
+    q.frac_bits = width_of("frac_bits");
     const int bits = q.int_bits + q.frac_bits;
     if (bits < 1 || bits > 32) ctx.fail(what + ": int_bits + frac_bits must be between 1 and 32");
     if (spec.contains("bits") && bits_of("bits") != bits)
@@ -334,7 +344,12 @@ void shape_from_traces(LayerShape& shape, const std::vector<NpyArray>& act_files
                  shape_to_string(w) + " have " + std::to_string(w_channels) + " per filter; if this is a grouped "
                  "convolution, say \"groups\": " + std::to_string(shape.channels / w_channels));
     }
-    if (shape.groups <= 0 || w_channels * shape.groups != shape.channels)
+    if (shape.groups <= 0) ctx.fail("groups must be positive, not " + std::to_string(shape.groups));
+    if (shape.channels % shape.groups != 0)
+      ctx.fail("groups " + std::to_string(shape.groups) + " does not divide the " + std::to_string(shape.channels) +
+               " input channels of the activations " + shape_to_string(act.per_sample) + " per sample");
+    // Divided, not multiplied: a huge "groups" must not overflow.
+    if (shape.channels / shape.groups != w_channels)
       ctx.fail("activations " + shape_to_string(act.per_sample) + " per sample and weights " + shape_to_string(w) +
                " do not fit: the weights need C/groups = " + std::to_string(w_channels) + " channels, the activations have " +
                std::to_string(shape.channels) + " with groups " + std::to_string(shape.groups));
@@ -380,7 +395,7 @@ json read_json(const std::string& path) {
   if (!in) throw Error(path + ": cannot be read");
   try {
     return json::parse(in, nullptr, true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number like 1e400
     throw Error(path + ": not valid JSON: " + e.what());
   }
 }
@@ -565,6 +580,11 @@ Network load_dnnsim(const std::string& model_dir, const std::string& traces_dir_
     if (batches.empty())
       ctx.fail("no activation traces " + (traces / (prefix + "<batch>.npy")).string());
     std::sort(batches.begin(), batches.end());
+    // act-conv1-1.npy and act-conv1-01.npy are one batch: both would count its samples twice.
+    for (std::size_t b = 1; b < batches.size(); ++b)
+      if (batches[b].first == batches[b - 1].first)
+        ctx.fail("activation traces " + batches[b - 1].second + " and " + batches[b].second + " are both batch " +
+                 std::to_string(batches[b].first));
     std::vector<std::string> act_paths;
     for (const auto& b : batches) act_paths.push_back(b.second);
 

@@ -29,6 +29,20 @@ NetworkResult profile_network(const Network& network, const Engine& engine, cons
   out.engine = std::string(engine.name());
   out.config = config;
   out.sample_limit = options.sample_limit;
+  // No count of a run exceeds 1025 times its MACs: work per MAC is at most
+  // 32 · 32 (§4), a step costs at most 32 · 32 and holds a MAC (§5), and the
+  // FC recurrence adds one cycle per block. Below 2^54 MACs, no 64-bit count
+  // (per sample, layer or total) can wrap; above, the run is refused.
+  std::uint64_t run_macs = 0;
+  for (const NetworkLayer& layer : network.layers) {
+    layer.shape.validate(layer.name);  // before multiplying its sizes
+    std::uint64_t samples = layer.samples(), macs = 0;
+    if (options.sample_limit != 0 && options.sample_limit < samples) samples = options.sample_limit;
+    if (__builtin_mul_overflow(static_cast<std::uint64_t>(layer.shape.macs_per_sample()), samples, &macs) ||
+        __builtin_add_overflow(run_macs, macs, &run_macs) || run_macs >= (std::uint64_t{1} << 54))
+      throw Error("network '" + network.name + "': the run has 2^54 MACs or more (at layer '" + layer.name +
+                  "'); its counts would not fit in 64 bits");
+  }
   std::size_t index = 0;
   for (const NetworkLayer& layer : network.layers) {
     ++index;

@@ -123,14 +123,19 @@ void NpyTensorSource::convert(const NpyArray& file, std::uint64_t first, std::ui
       const Range& r = range();
       const bool is_signed = r.min < 0;
       // §2: max|x| → 2^(P−1) − 1 when signed, min..max → 0..2^P − 1 otherwise.
-      double scale = 0, offset = 0;
+      double offset = 0, span = 1, target = 0;
       if (is_signed) {
-        const double max_abs = std::max(-r.min, r.max);
-        scale = (std::ldexp(1.0, p.bits - 1) - 1.0) / max_abs;
+        span = std::max(-r.min, r.max);
+        target = std::ldexp(1.0, p.bits - 1) - 1.0;
       } else if (r.max > r.min) {
-        scale = (std::ldexp(1.0, p.bits) - 1.0) / (r.max - r.min);
+        span = r.max - r.min;
+        target = std::ldexp(1.0, p.bits) - 1.0;
         offset = r.min;
       }
+      const double scale = target / span;
+      // A span of denormals (an f8 tensor of 0 and 5e-324) overflows the
+      // scale to infinity, and inf · 0 is NaN: divide first for those.
+      const bool tiny_span = !std::isfinite(scale);
       const double top = std::ldexp(1.0, p.bits) - 1.0;
       for (std::uint64_t i = 0; i < count; ++i) {
         const double x = static_cast<double>(load<T>(base, first + i));
@@ -138,7 +143,8 @@ void NpyTensorSource::convert(const NpyArray& file, std::uint64_t first, std::ui
           // A constant tensor: 0 stays 0, any other constant maps to the top.
           out[i] = x == 0 ? 0 : static_cast<std::int64_t>(top);
         } else {
-          out[i] = static_cast<std::int64_t>(std::round((x - offset) * scale));
+          out[i] = static_cast<std::int64_t>(
+              std::round(tiny_span ? (x - offset) / span * target : (x - offset) * scale));
         }
       }
       return;

@@ -282,7 +282,10 @@ std::string json_report(const NetworkResult& r, bool per_sample) {
     doc["layers"].push_back(std::move(layer));
   }
   doc["totals"] = ordered_json{{"all", totals_json(r.totals_all())}, {"conv", totals_json(r.totals_conv())}};
-  return doc.dump(2) + "\n";
+  // Names come from file names and model.csv, which need not be UTF-8 (a
+  // latin-1 layer name); JSON must be, so such bytes become U+FFFD rather
+  // than an exception that loses the finished run.
+  return doc.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
 }
 
 void check_writable(const std::string& path, const std::string& option) {
@@ -291,6 +294,11 @@ void check_writable(const std::string& path, const std::string& option) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(option + " " + path + ": directory " + dir.string() + " does not exist");
   if (fs::is_directory(p, ec)) throw Error(option + " " + path + ": is a directory");
+  // A report is renamed into place over the path: over /dev/stdout or a FIFO
+  // that would replace the device or pipe itself (as root, in /dev).
+  if (fs::exists(p, ec) && !fs::is_regular_file(p, ec))
+    throw Error(option + " " + path +
+                ": is not a regular file (reports are written to a file and renamed into place)");
   if (::access(dir.c_str(), W_OK) != 0)
     throw Error(option + " " + path + ": directory " + dir.string() + " is not writable");
 }

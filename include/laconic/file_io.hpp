@@ -4,6 +4,8 @@
 #include <initializer_list>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace laconic {
 
@@ -16,5 +18,12 @@ void write_file_atomically(const std::string& path, std::initializer_list<std::s
 inline void write_file_atomically(const std::string& path, std::string_view content) {
   write_file_atomically(path, {content});
 }
+
+// Several files (path, content) written as one: every content goes to a
+// temporary file beside its path, and only when all of them are written are
+// they renamed into place. If a write fails, no file is touched and every
+// temporary file is removed. (A rename failing after another succeeded, on a
+// path that passed every write, cannot be undone; it is reported all the same.)
+void write_files_atomically(const std::vector<std::pair<std::string, std::string>>& files);
 
 }  // namespace laconic

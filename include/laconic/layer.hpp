@@ -53,7 +53,10 @@ struct LayerShape {
 
   // Throws laconic::Error naming `layer_name` when the shape is not a layer:
   // non-positive sizes, groups that do not divide C and K, an FC layer with
-  // spatial extent, a kernel larger than the padded input (no output).
+  // spatial extent, a kernel larger than the padded input (no output); or
+  // when it is too large to count exactly: a height, width, kernel extent,
+  // stride or padding above 2^31 - 1, or an input (padded or not), weight
+  // count or MACs per sample beyond 64 bits.
   void validate(std::string_view layer_name) const;
 
   std::string describe() const;  // e.g. "conv 64x56x56 -> 64 filters 3x3 s1 p1 g1"

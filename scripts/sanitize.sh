@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds the library, the CLI and the tests with AddressSanitizer and
+# UndefinedBehaviorSanitizer (no CUDA) and runs the whole test suite, the CLI
+# tests included, so every run of the `laconic` binary is checked too. The
+# first report stops the process (-fno-sanitize-recover) with exit status
+# 86 (ASan, LeakSanitizer) or 87 (UBSan), never the 1 of a bad input, so a
+# test that expects a failing run still catches a sanitizer report.
+#
+#   scripts/sanitize.sh
+#   BUILD_DIR=/tmp/asan SANITIZE_CXX=clang++ scripts/sanitize.sh
+#
+# Environment: BUILD_DIR (default build-sanitize), SANITIZE_CXX (default g++;
+# clang++ needs libomp-*-dev), CTEST_ARGS (extra ctest arguments).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=$(realpath -m "${BUILD_DIR:-$root/build-sanitize}")
+# GCC leaves float-cast-overflow out of -fsanitize=undefined; a NaN or huge
+# double converted to an integer is exactly the silent wrong number to catch.
+# -Wno-maybe-uninitialized: GCC 12 with ASan warns falsely inside <regex>
+# (pulled in by cxxopts).
+flags="-fsanitize=address,undefined,float-cast-overflow -fno-sanitize-recover=all -fno-omit-frame-pointer"
+flags+=" -Wno-maybe-uninitialized"
+
+cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER="${SANITIZE_CXX:-g++}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DLACONIC_ENABLE_CUDA=OFF -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
+  >/dev/null
+cmake --build "$build" -j "$(nproc)" >/dev/null
+
+export ASAN_OPTIONS=exitcode=86:detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1
+export LSAN_OPTIONS=exitcode=86
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1:exitcode=87
+# shellcheck disable=SC2086
+ctest --test-dir "$build" --output-on-failure ${CTEST_ARGS:-}
