@@ -21,6 +21,7 @@
 
 #include "laconic/device.hpp"
 #include "laconic/npy.hpp"
+#include "cli_util.hpp"
 #include "test_util.hpp"
 
 namespace laconic {
@@ -32,50 +33,15 @@ using test::read_text;
 using test::TempDir;
 using test::write_bytes;
 
-const std::string kBinary = LACONIC_BINARY;
-
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 std::string truncated(const std::string& s, std::size_t limit = 4000) {
   return s.size() <= limit ? s : s.substr(0, limit) + "\n... (" + std::to_string(s.size() - limit) + " more bytes)";
 }
 
-struct CliRun {
-  std::string command;
-  int status = -1;  // exit status, or 128 + signal
-  std::string out, err;
-
-  // Everything needed to diagnose a failure.
-  std::string describe() const {
-    return "\n  command: " + command + "\n  exit status: " + std::to_string(status) + "\n  stdout:\n" +
-           truncated(out) + "\n  stderr:\n" + truncated(err);
-  }
-};
-
-// Runs `laconic args...` (the built CLI) with stdout and stderr in files under `scratch`.
-CliRun run_laconic(const std::vector<std::string>& args, const TempDir& scratch) {
-  static int counter = 0;
-  const int id = counter++;
-  const std::string out_path = scratch.file("stdout." + std::to_string(id));
-  const std::string err_path = scratch.file("stderr." + std::to_string(id));
-  CliRun run;
-  run.command = shell_quote(kBinary);
-  for (const auto& a : args) run.command += " " + shell_quote(a);
-  const std::string full = run.command + " >" + shell_quote(out_path) + " 2>" + shell_quote(err_path) + " </dev/null";
-  const int raw = std::system(full.c_str());
-  if (raw == -1) run.status = -1;
-  else if (WIFEXITED(raw)) run.status = WEXITSTATUS(raw);
-  else if (WIFSIGNALED(raw)) run.status = 128 + WTERMSIG(raw);
-  run.out = read_text(out_path);
-  run.err = read_text(err_path);
-  return run;
-}
-
-bool contains(const std::string& text, const std::string& phrase) { return text.find(phrase) != std::string::npos; }
+// The built CLI, run as a user runs it (tests/cli_util.hpp).
+using CliRun = test::CliResult;
+using test::contains;
+using test::shell_quote;
+CliRun run_laconic(const std::vector<std::string>& args, const TempDir& scratch) { return test::run_cli(args, scratch); }
 
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;

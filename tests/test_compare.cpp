@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_util.hpp"
 #include "test_util.hpp"
 
 namespace laconic {
@@ -464,37 +465,12 @@ TEST(Compare, OutputsCarryTheSameNumbers) {
 // --------------------------------------------------------------------------
 // The command
 
-std::string shell_quote(const std::string& s) {
-  std::string q = "'";
-  for (char ch : s) q += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
-  return q + "'";
+// The built CLI, run as a user runs it (tests/cli_util.hpp).
+using CommandRun = test::CliResult;
+using test::contains;
+inline CommandRun run_laconic(const std::vector<std::string>& args, const TempDir& scratch) {
+  return test::run_cli(args, scratch);
 }
-
-struct CommandRun {
-  std::string command;
-  int status = -1;
-  std::string out, err;
-  std::string describe() const {
-    return "\n  command: " + command + "\n  exit status: " + std::to_string(status) + "\n  stdout:\n" +
-           out.substr(0, 3000) + "\n  stderr:\n" + err.substr(0, 3000);
-  }
-};
-
-CommandRun run_laconic(const std::vector<std::string>& args, const TempDir& scratch) {
-  static int counter = 0;
-  const std::string id = std::to_string(counter++);
-  const std::string out_path = scratch.file("compare-stdout." + id), err_path = scratch.file("compare-stderr." + id);
-  CommandRun run;
-  run.command = shell_quote(LACONIC_BINARY);
-  for (const auto& a : args) run.command += " " + shell_quote(a);
-  const int raw = std::system((run.command + " >" + shell_quote(out_path) + " 2>" + shell_quote(err_path) + " </dev/null").c_str());
-  if (raw != -1 && WIFEXITED(raw)) run.status = WEXITSTATUS(raw);
-  run.out = read_text(out_path);
-  run.err = read_text(err_path);
-  return run;
-}
-
-bool contains(const std::string& text, const std::string& phrase) { return text.find(phrase) != std::string::npos; }
 
 class CompareCli : public testing::Test {
  protected:
