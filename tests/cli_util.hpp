@@ -40,7 +40,7 @@ inline CliResult run_cli(const std::vector<std::string>& args, const TempDir& sc
   const std::string out_path = scratch.file(".cli-stdout." + std::to_string(id));
   const std::string err_path = scratch.file(".cli-stderr." + std::to_string(id));
   CliResult run;
-  run.command = shell_quote(LACONIC_BINARY);
+  run.command = shell_quote(binary_path());
   for (const auto& a : args) run.command += " " + shell_quote(a);
   const std::string full = run.command + " >" + shell_quote(out_path) + " 2>" + shell_quote(err_path) + " </dev/null";
   const int raw = std::system(full.c_str());

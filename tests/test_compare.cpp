@@ -477,7 +477,7 @@ class CompareCli : public testing::Test {
   // Reports of the bundled tiny network under booth and naf, made once.
   static void SetUpTestSuite() {
     data_ = new TempDir;
-    const std::string manifest = std::string(LACONIC_SOURCE_DIR) + "/datasets/tiny/manifest.json";
+    const std::string manifest = test::source_dir() + "/datasets/tiny/manifest.json";
     for (const std::string encoding : {"booth", "naf"}) {
       const CommandRun r =
           run_laconic({"profile", manifest, "--encoding", encoding, "-q", "--json", data_->file(encoding + ".json")}, *data_);

@@ -159,7 +159,7 @@ class Determinism : public testing::Test {
 };
 
 TEST_F(Determinism, BundledTinyNetwork) {
-  check_network(std::string(LACONIC_SOURCE_DIR) + "/datasets/tiny/manifest.json", {});
+  check_network(test::source_dir() + "/datasets/tiny/manifest.json", {});
 }
 
 TEST_F(Determinism, SyntheticLayerSet) {
@@ -182,7 +182,7 @@ TEST_F(Determinism, CudaEngineWhereADeviceAnswers) {
 // The README says which fields are run-specific; this test strips exactly
 // those, so the two must agree.
 TEST(DeterminismDocs, ReadmeNamesTheRunSpecificFields) {
-  const std::string readme = read_text(std::string(LACONIC_SOURCE_DIR) + "/README.md");
+  const std::string readme = read_text(test::source_dir() + "/README.md");
   ASSERT_TRUE(contains(readme, "run-specific")) << "README.md no longer says which report fields are run-specific";
   for (const std::string& field : kRunSpecificJsonFields)
     EXPECT_TRUE(contains(readme, "`" + field + "` is the only run-specific field"))

@@ -15,13 +15,14 @@
 #include <vector>
 
 #include "fuzz/harness.hpp"
+#include "test_util.hpp"
 
 namespace laconic {
 namespace {
 
 namespace fs = std::filesystem;
 
-const fs::path kFuzzDir = fs::path(LACONIC_SOURCE_DIR) / "tests" / "fuzz";
+const fs::path kFuzzDir = fs::path(test::source_dir()) / "tests" / "fuzz";
 
 std::vector<fs::path> inputs_of(const std::string& target, const std::string& kind) {
   std::vector<fs::path> files;

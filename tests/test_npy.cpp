@@ -26,7 +26,7 @@ namespace {
 using test::TempDir;
 using test::write_bytes;
 
-const std::string kFixtureDir = std::string(LACONIC_TEST_DATA_DIR) + "/npy/";
+const std::string kFixtureDir = test::test_data_dir() + "/npy/";
 constexpr DType kAllDTypes[] = {DType::i1, DType::u1, DType::i2, DType::u2,
                                 DType::i4, DType::u4, DType::f4, DType::f8};
 

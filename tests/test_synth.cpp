@@ -88,7 +88,7 @@ TEST(Synth, FittedValuesComeFromTheFittedTensors) {
   // Fit the bundled MobileNetV2 (8-bit) and write AlexNet at 16 bits: every
   // value must be a fitted magnitude times 2^8 (which keeps its terms), the
   // first layer's from the first fitted layer, and zero fractions must follow.
-  const Network real = load_network(std::string(LACONIC_SOURCE_DIR) + "/datasets/mobilenetv2/manifest.json");
+  const Network real = load_network(test::source_dir() + "/datasets/mobilenetv2/manifest.json");
   const auto fitted = fit_statistics(real, 1);
   ASSERT_EQ(fitted.size(), real.layers.size());
   EXPECT_EQ(fitted[0].activations.values, static_cast<std::uint64_t>(real.layers[0].shape.activations_per_sample()));

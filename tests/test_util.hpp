@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,22 @@
 #include "laconic/npy.hpp"
 
 namespace laconic::test {
+
+// Where the tests find the source tree and the built CLI: the paths this
+// build was configured with, unless LACONIC_SOURCE_DIR or LACONIC_BINARY say
+// otherwise (a build carried to another machine, scripts/gpu_check.sh).
+inline std::string source_dir() {
+  const char* env = std::getenv("LACONIC_SOURCE_DIR");
+  return env != nullptr && *env != '\0' ? env : LACONIC_SOURCE_DIR;
+}
+inline std::string test_data_dir() {
+  const char* env = std::getenv("LACONIC_SOURCE_DIR");
+  return env != nullptr && *env != '\0' ? std::string(env) + "/tests/data" : LACONIC_TEST_DATA_DIR;
+}
+inline std::string binary_path() {
+  const char* env = std::getenv("LACONIC_BINARY");
+  return env != nullptr && *env != '\0' ? env : LACONIC_BINARY;
+}
 
 // A fresh directory under the system temp dir, removed with the object.
 class TempDir {
