@@ -22,6 +22,7 @@
 #include "laconic/device.hpp"
 #include "laconic/engine.hpp"
 #include "laconic/grid.hpp"
+#include "laconic/model.hpp"
 #include "laconic/error.hpp"
 #include "laconic/network.hpp"
 #include "laconic/profile.hpp"
@@ -133,13 +134,24 @@ int main(int argc, char** argv) {
     }
     std::printf("\nengines agree on every count: %s\n", identical ? "yes" : "NO");
 
+    // What one image asks of an engine, from the shapes alone: the values read
+    // and narrowed on the host, the bytes of magnitudes the cuda engine moves
+    // to the device, and the §5 steps of the conv layers.
+    std::uint64_t image_values = 0, image_bytes = 0, image_steps = 0;
+    for (const auto& layer : net.layers) {
+      const auto values = static_cast<std::uint64_t>(layer.shape.activations_per_sample());
+      image_values += values;
+      image_bytes += values * static_cast<std::uint64_t>(laconic::grid::magnitude_bytes(layer.activation_precision));
+      if (layer.shape.type == laconic::LayerType::conv)
+        image_steps += laconic::step_counts(layer.shape, base.geometry).conv_steps(layer.shape.groups);
+    }
+    std::printf("per image: %llu activations, %llu bytes of magnitudes to a device, %llu conv steps (§5)\n",
+                static_cast<unsigned long long>(image_values), static_cast<unsigned long long>(image_bytes),
+                static_cast<unsigned long long>(image_steps));
+
     if (std::find(engines.begin(), engines.end(), "cuda") != engines.end()) {
       // What bounds the cuda engine: the device's own copy bandwidth for the
       // terms pass, the host-to-device link for the whole profile.
-      std::uint64_t image_bytes = 0;  // activation magnitudes moved per image
-      for (const auto& layer : net.layers)
-        image_bytes += static_cast<std::uint64_t>(layer.shape.activations_per_sample()) *
-                       static_cast<std::uint64_t>(laconic::grid::magnitude_bytes(layer.activation_precision));
       const auto bw = laconic::measure_device_bandwidth(std::uint64_t{1} << 28, 2, 5);
       const double gb = 1e9;
       std::printf("\ndevice: %s\n\n", bw.device.c_str());
@@ -152,10 +164,9 @@ int main(int argc, char** argv) {
                   "at most %.0f images/s over the link |\n",
                   bw.h2d_pinned_bytes_per_s / gb, static_cast<double>(image_bytes) / 1e6,
                   bw.h2d_pinned_bytes_per_s / static_cast<double>(std::max<std::uint64_t>(image_bytes, 1)));
-      const double cuda_s = seconds_of["cuda/cycles"] + 0.0, work_s = seconds_of["cuda/work"];
       if (seconds_of.count("cpu/work"))
-        std::printf("\ncuda vs cpu on this machine: work %.1fx, cycles %.1fx\n", seconds_of["cpu/work"] / work_s,
-                    seconds_of["cpu/cycles"] / cuda_s);
+        std::printf("\ncuda vs cpu on this machine: work %.1fx, cycles %.1fx\n",
+                    seconds_of["cpu/work"] / seconds_of["cuda/work"], seconds_of["cpu/cycles"] / seconds_of["cuda/cycles"]);
     }
     return identical ? 0 : 3;
   } catch (const std::exception& e) {

@@ -27,6 +27,7 @@
 
 #include "laconic/engine.hpp"
 #include "laconic/model.hpp"
+#include "chunked_read.hpp"
 #include "first_error.hpp"
 
 namespace laconic {
@@ -89,33 +90,15 @@ void compute_terms(Encoding encoding, const i64* values, std::size_t count, u8* 
 }
 
 // Reads values [first, first + count) of `source` and writes their terms to
-// `out`, in chunks small enough to stay in cache; threads share the chunks
-// when `parallel`. An invalid value throws the error of the first chunk that
-// has one, whatever the thread order.
+// `out` and their histogram to `stats` (chunked_read.hpp).
 void read_terms(const TensorSource& source, u64 first, u64 count, Encoding encoding, u8* out, TermStats& stats,
                 bool parallel) {
-  constexpr u64 kChunk = 1 << 14;
-  const i64 chunks = static_cast<i64>((count + kChunk - 1) / kChunk);
-  FirstError error;
-#pragma omp parallel if (parallel && chunks > 1)
-  {
-    std::vector<i64> values(static_cast<std::size_t>(std::min(count, kChunk)));
-    TermStats local;
-#pragma omp for schedule(static)
-    for (i64 chunk = 0; chunk < chunks; ++chunk) {
-      const u64 begin = static_cast<u64>(chunk) * kChunk;
-      const u64 n = std::min(kChunk, count - begin);
-      try {
-        source.read(first + begin, n, values.data());
-        compute_terms(encoding, values.data(), static_cast<std::size_t>(n), out + begin, local);
-      } catch (...) {
-        error.record(chunk);
-      }
-    }
-#pragma omp critical(laconic_cpu_read_terms)
-    stats += local;
-  }
-  error.rethrow();
+  read_in_chunks<TermStats>(
+      source, first, count, parallel,
+      [&](const i64* values, u64 n, u64 offset, TermStats& local) {
+        compute_terms(encoding, values, static_cast<std::size_t>(n), out + offset, local);
+      },
+      [&](const TermStats& local) { stats += local; });
 }
 
 // The FC recurrence of §5 (model.hpp) over per-block costs cost[filter_set][block].
@@ -138,8 +121,8 @@ struct PreparedLayer {
   // §5 conv: per (group, filter set, r, s, c'), max over the set's filters of t(w).
   // FC: per (filter set, c).
   std::vector<u8> weight_max;
-  // §5 FC: cycles of the data-independent accelerators.
-  u64 fc_baseline_cycles = 0, fc_stripes_cycles = 0;
+  // §5: cycles of the data-independent accelerators (model.hpp), per sample.
+  Cycles fixed_cycles;
 };
 
 PreparedLayer prepare(const LayerInput& input, const ProfileConfig& config) {
@@ -215,12 +198,7 @@ PreparedLayer prepare(const LayerInput& input, const ProfileConfig& config) {
     }
   }
 
-  if (sh.type == LayerType::fc) {
-    std::vector<u64> cost(to_size(p.filter_sets * p.channel_blocks), 1);
-    p.fc_baseline_cycles = fc_recurrence(cost, geo);
-    std::fill(cost.begin(), cost.end(), static_cast<u64>(input.activation_precision.bits));
-    p.fc_stripes_cycles = fc_recurrence(cost, geo);
-  }
+  p.fixed_cycles = data_independent_cycles(sh, geo, input.activation_precision.bits);
   return p;
 }
 
@@ -370,9 +348,7 @@ Cycles conv_cycles(const PreparedLayer& p, const ActivationPlane& plane, bool pa
       }
     }
   }
-  Cycles cycles;
-  cycles.baseline = step_counts(sh, geo).conv_steps(sh.groups);
-  cycles.stripes = cycles.baseline * static_cast<u64>(p.activation_precision.bits);
+  Cycles cycles = p.fixed_cycles;
   cycles.laconic = laconic;
   return cycles;
 }
@@ -403,9 +379,7 @@ Cycles fc_cycles(const PreparedLayer& p, const u8* ta) {
       cost[to_size(filter_set * p.channel_blocks + block)] = slowest;
     }
   }
-  Cycles cycles;
-  cycles.baseline = p.fc_baseline_cycles;
-  cycles.stripes = p.fc_stripes_cycles;
+  Cycles cycles = p.fixed_cycles;
   cycles.laconic = fc_recurrence(cost, p.config.geometry);
   return cycles;
 }

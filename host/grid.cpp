@@ -7,7 +7,7 @@
 #include <cstring>
 #include <deque>
 
-#include "first_error.hpp"
+#include "chunked_read.hpp"
 #include "laconic/error.hpp"
 
 namespace laconic {
@@ -123,30 +123,18 @@ void narrow(const std::int64_t* values, u64 count, u64 first, const Precision& p
 
 void read_magnitudes(const TensorSource& source, u64 first, u64 count, const Precision& precision, void* out,
                      bool parallel) {
-  constexpr u64 kChunk = 1 << 14;
+  struct NoSums {};
   const int bytes = magnitude_bytes(precision);
-  const auto chunks = static_cast<std::int64_t>((count + kChunk - 1) / kChunk);
-  FirstError error;
-#pragma omp parallel if (parallel && chunks > 1)
-  {
-    std::vector<std::int64_t> values(to_size(std::min(count, kChunk)));
-#pragma omp for schedule(static)
-    for (std::int64_t chunk = 0; chunk < chunks; ++chunk) {
-      const u64 begin = static_cast<u64>(chunk) * kChunk;
-      const u64 n = std::min(kChunk, count - begin);
-      try {
-        source.read(first + begin, n, values.data());
+  read_in_chunks<NoSums>(
+      source, first, count, parallel,
+      [&](const std::int64_t* values, u64 n, u64 offset, NoSums&) {
         switch (bytes) {
-          case 1: narrow(values.data(), n, first + begin, precision, source, static_cast<std::uint8_t*>(out) + begin); break;
-          case 2: narrow(values.data(), n, first + begin, precision, source, static_cast<std::uint16_t*>(out) + begin); break;
-          default: narrow(values.data(), n, first + begin, precision, source, static_cast<std::uint32_t*>(out) + begin); break;
+          case 1: narrow(values, n, first + offset, precision, source, static_cast<std::uint8_t*>(out) + offset); break;
+          case 2: narrow(values, n, first + offset, precision, source, static_cast<std::uint16_t*>(out) + offset); break;
+          default: narrow(values, n, first + offset, precision, source, static_cast<std::uint32_t*>(out) + offset); break;
         }
-      } catch (...) {
-        error.record(chunk);
-      }
-    }
-  }
-  error.rethrow();
+      },
+      [](const NoSums&) {});
 }
 
 // ---------------------------------------------------------------------------
@@ -192,7 +180,6 @@ class EmulatedBackend final : public Backend {
     const u64 per_batch = std::max<u64>(plan.samples_per_batch, 1);
     for (Slot& slot : slots_) {
       slot.staging.assign(to_size(per_batch * static_cast<u64>(p.per_sample) * static_cast<u64>(activation_bytes_)), 0);
-      slot.pending = 0;
       slot.busy = false;
     }
     weight_terms_.assign(to_size(count), 0);
@@ -245,7 +232,6 @@ class EmulatedBackend final : public Backend {
                        [&](u64 i) { conv_step_body(i, p, act_max.data(), weight_max_.data(), acc); });
       }
     }
-    slot.pending = samples;
     slot.busy = true;
   }
 
@@ -262,7 +248,6 @@ class EmulatedBackend final : public Backend {
     std::vector<u8> staging;
     std::vector<u64> accumulators;
     TermStats histogram;
-    u64 pending = 0;
     bool busy = false;
   };
   std::vector<Slot> slots_;
@@ -309,18 +294,7 @@ LayerResult GridEngine::profile(const LayerInput& input, SampleRange range, cons
       backend_->begin_layer(p, plan, activation_bytes, weight_bytes, weight_magnitudes.data(), weight_count);
 
   // Cycles of the accelerators whose cost does not depend on the data (§5).
-  const StepCounts counts = step_counts(shape, config.geometry);
-  const auto p_a = static_cast<u64>(input.activation_precision.bits);
-  Cycles fixed_cycles;
-  if (shape.type == LayerType::fc) {
-    std::vector<u64> busy(to_size(static_cast<u64>(config.geometry.columns)));
-    const auto blocks = static_cast<u64>(counts.filter_sets * counts.channel_blocks);
-    fixed_cycles.baseline = fc_recurrence(blocks, config.geometry.columns, busy.data(), [](u64) { return u64{1}; });
-    fixed_cycles.stripes = fc_recurrence(blocks, config.geometry.columns, busy.data(), [&](u64) { return p_a; });
-  } else {
-    fixed_cycles.baseline = counts.conv_steps(shape.groups);
-    fixed_cycles.stripes = fixed_cycles.baseline * p_a;
-  }
+  const Cycles fixed_cycles = data_independent_cycles(shape, config.geometry, input.activation_precision.bits);
 
   // Batches: fill slot b % slots while the others run; collect in order.
   const int slots = backend_->slots();

@@ -378,7 +378,6 @@ class GridEngine final : public Engine {
   GridEngine(std::unique_ptr<Backend> backend, GridOptions options, std::string name);
   std::string_view name() const override { return name_; }
   LayerResult profile(const LayerInput& layer, SampleRange range, const ProfileConfig& config) const override;
-  const GridOptions& options() const { return options_; }
 
  private:
   std::unique_ptr<Backend> backend_;

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "laconic/config.hpp"
 #include "laconic/host_device.hpp"
@@ -79,6 +80,25 @@ LACONIC_HOST_DEVICE std::uint64_t fc_recurrence(std::uint64_t blocks, std::int64
   for (std::int64_t c = 0; c < columns; ++c)
     if (busy[c] > last) last = busy[c];
   return last;
+}
+
+// §5 cycles of the accelerators whose step cost does not depend on the data:
+// the baseline (cost 1) and Stripes (cost p_a), same step structure as
+// Laconic. Laconic's own cycles are left 0 for the engine to fill in.
+inline Cycles data_independent_cycles(const LayerShape& shape, const Geometry& geometry, int activation_bits) {
+  const StepCounts counts = step_counts(shape, geometry);
+  const auto p_a = static_cast<std::uint64_t>(activation_bits);
+  Cycles cycles;
+  if (shape.type == LayerType::fc) {
+    std::vector<std::uint64_t> busy(static_cast<std::size_t>(geometry.columns));
+    const auto blocks = static_cast<std::uint64_t>(counts.filter_sets * counts.channel_blocks);
+    cycles.baseline = fc_recurrence(blocks, geometry.columns, busy.data(), [](std::uint64_t) { return std::uint64_t{1}; });
+    cycles.stripes = fc_recurrence(blocks, geometry.columns, busy.data(), [&](std::uint64_t) { return p_a; });
+  } else {
+    cycles.baseline = counts.conv_steps(shape.groups);
+    cycles.stripes = cycles.baseline * p_a;
+  }
+  return cycles;
 }
 
 }  // namespace laconic
