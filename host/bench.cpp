@@ -143,7 +143,7 @@ int main(int argc, char** argv) {
       image_values += values;
       image_bytes += values * static_cast<std::uint64_t>(laconic::grid::magnitude_bytes(layer.activation_precision));
       if (layer.shape.type == laconic::LayerType::conv)
-        image_steps += laconic::step_counts(layer.shape, base.geometry).conv_steps(layer.shape.groups);
+        image_steps += laconic::step_plan(layer.shape, base.geometry(laconic::Accelerator::laconic), false).steps();
     }
     std::printf("per image: %llu activations, %llu bytes of magnitudes to a device, %llu conv steps (§5)\n",
                 static_cast<unsigned long long>(image_values), static_cast<unsigned long long>(image_bytes),

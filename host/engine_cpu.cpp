@@ -86,6 +86,7 @@ void compute_terms(Encoding encoding, const i64* values, std::size_t count, u8* 
     case Encoding::binary: return compute_terms_with<terms_binary>(values, count, out, stats);
     case Encoding::booth: return compute_terms_with<terms_booth>(values, count, out, stats);
     case Encoding::naf: return compute_terms_with<terms_naf>(values, count, out, stats);
+    case Encoding::dnnsim_booth: return compute_terms_with<terms_dnnsim_booth>(values, count, out, stats);
   }
 }
 
@@ -137,9 +138,9 @@ PreparedLayer prepare(const LayerInput& input, const ProfileConfig& config) {
   p.padded_w = sh.padded_width();
   p.kg = sh.filters_per_group();
   p.cg = sh.channels_per_group();
-  const Geometry& geo = config.geometry;
+  const Geometry& geo = config.geometry(Accelerator::laconic);
   const i64 set_size = geo.filters_in_flight();
-  const StepCounts counts = step_counts(sh, geo);
+  const StepPlan counts = step_plan(sh, geo, false);
   p.filter_sets = counts.filter_sets;
   p.window_sets = counts.window_sets;
   p.channel_blocks = counts.channel_blocks;
@@ -198,7 +199,7 @@ PreparedLayer prepare(const LayerInput& input, const ProfileConfig& config) {
     }
   }
 
-  p.fixed_cycles = data_independent_cycles(sh, geo, input.activation_precision.bits);
+  p.fixed_cycles = data_independent_cycles(sh, config, input.activation_precision.bits);
   return p;
 }
 
@@ -295,7 +296,7 @@ Work conv_work(const PreparedLayer& p, const ActivationPlane& plane, bool parall
 // (max over the window set of t(a)) · (max over the filter set of t(w))).
 Cycles conv_cycles(const PreparedLayer& p, const ActivationPlane& plane, bool parallel) {
   const LayerShape& sh = p.shape;
-  const Geometry& geo = p.config.geometry;
+  const Geometry& geo = p.config.geometry(Accelerator::laconic);
   const i64 windows = p.out_h * p.out_w;
   const i64 rs = sh.kernel_height * sh.kernel_width;
   const i64 lanes = geo.lanes;
@@ -368,7 +369,7 @@ Work fc_work(const PreparedLayer& p, const u8* ta) {
 // recurrence.
 Cycles fc_cycles(const PreparedLayer& p, const u8* ta) {
   const i64 channels = p.shape.channels;
-  const i64 lanes = p.config.geometry.lanes;
+  const i64 lanes = p.config.geometry(Accelerator::laconic).lanes;
   std::vector<u64> cost(to_size(p.filter_sets * p.channel_blocks));
   for (i64 filter_set = 0; filter_set < p.filter_sets; ++filter_set) {
     const u8* w_max = &p.weight_max[to_size(filter_set * channels)];
@@ -380,7 +381,7 @@ Cycles fc_cycles(const PreparedLayer& p, const u8* ta) {
     }
   }
   Cycles cycles = p.fixed_cycles;
-  cycles.laconic = fc_recurrence(cost, p.config.geometry);
+  cycles.laconic = fc_recurrence(cost, p.config.geometry(Accelerator::laconic));
   return cycles;
 }
 

@@ -42,10 +42,10 @@ LayerParams make_params(const LayerShape& shape, const ProfileConfig& config) {
   p.cg = shape.channels_per_group();
   p.kg = shape.filters_per_group();
   p.rs = shape.kernel_height * shape.kernel_width;
-  p.set_size = config.geometry.filters_in_flight();
-  p.columns = config.geometry.columns;
-  p.lanes = config.geometry.lanes;
-  const StepCounts counts = step_counts(shape, config.geometry);
+  p.set_size = config.geometry(Accelerator::laconic).filters_in_flight();
+  p.columns = config.geometry(Accelerator::laconic).columns;
+  p.lanes = config.geometry(Accelerator::laconic).lanes;
+  const StepPlan counts = step_plan(shape, config.geometry(Accelerator::laconic), false);
   p.filter_sets = counts.filter_sets;
   p.window_sets = counts.window_sets;
   p.channel_blocks = counts.channel_blocks;
@@ -294,7 +294,7 @@ LayerResult GridEngine::profile(const LayerInput& input, SampleRange range, cons
       backend_->begin_layer(p, plan, activation_bytes, weight_bytes, weight_magnitudes.data(), weight_count);
 
   // Cycles of the accelerators whose cost does not depend on the data (§5).
-  const Cycles fixed_cycles = data_independent_cycles(shape, config.geometry, input.activation_precision.bits);
+  const Cycles fixed_cycles = data_independent_cycles(shape, config, input.activation_precision.bits);
 
   // Batches: fill slot b % slots while the others run; collect in order.
   const int slots = backend_->slots();

@@ -147,10 +147,8 @@ int run_profile(int argc, char** argv) {
   const auto encoding = laconic::parse_encoding(r["encoding"].as<std::string>());
   if (!encoding) throw UsageError("--encoding must be binary, booth or naf, not '" + r["encoding"].as<std::string>() + "'");
   config.encoding = *encoding;
-  config.geometry.tiles = positive(r, "tiles");
-  config.geometry.rows = positive(r, "rows");
-  config.geometry.columns = positive(r, "columns");
-  config.geometry.lanes = positive(r, "lanes");
+  config.set_all_geometries(laconic::Geometry{positive(r, "tiles"), positive(r, "rows"), positive(r, "columns"),
+                                             positive(r, "lanes")});
   const auto baseline_width = positive(r, "baseline-width");
   if (baseline_width > 32) throw UsageError("--baseline-width must be at most 32 bits");
   config.baseline_width = static_cast<int>(baseline_width);

@@ -91,7 +91,7 @@ std::string samples_text(const NetworkResult& r) {
 }  // namespace
 
 std::string markdown_report(const NetworkResult& r) {
-  const Geometry& g = r.config.geometry;
+  const Geometry& g = r.config.geometry(Accelerator::laconic);
   std::ostringstream out;
   out << "# laconic profile: " << md_escape(r.network) << "\n\n";
   out << "Engine `" << r.engine << "`, encoding `" << to_string(r.config.encoding) << "`, geometry " << g.tiles
@@ -244,7 +244,7 @@ ordered_json totals_json(const Totals& t) {
 }  // namespace
 
 std::string json_report(const NetworkResult& r, bool per_sample) {
-  const Geometry& g = r.config.geometry;
+  const Geometry& g = r.config.geometry(Accelerator::laconic);
   ordered_json doc;
   doc["tool"] = "laconic";
   doc["version"] = version_string();

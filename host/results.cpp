@@ -15,9 +15,22 @@ Work& Work::operator+=(const Work& o) {
   return *this;
 }
 
+std::uint64_t& Cycles::operator[](Accelerator a) {
+  switch (a) {
+    case Accelerator::baseline: return baseline;
+    case Accelerator::stripes: return stripes;
+    case Accelerator::pragmatic: return pragmatic;
+    case Accelerator::laconic: break;
+  }
+  return laconic;
+}
+
+std::uint64_t Cycles::operator[](Accelerator a) const { return const_cast<Cycles&>(*this)[a]; }
+
 Cycles& Cycles::operator+=(const Cycles& o) {
   baseline += o.baseline;
   stripes += o.stripes;
+  pragmatic += o.pragmatic;
   laconic += o.laconic;
   return *this;
 }

@@ -39,10 +39,12 @@ struct TestLayer {
   }
 };
 
+// The equal preset (§8): every accelerator at `geometry`, per-group
+// depthwise, no fold, no column registers, B = 2.
 inline ProfileConfig config_with(Encoding encoding, Geometry geometry) {
-  ProfileConfig c;
+  ProfileConfig c = ProfileConfig::preset(Preset::equal);
   c.encoding = encoding;
-  c.geometry = geometry;
+  c.set_all_geometries(geometry);
   return c;
 }
 
@@ -139,10 +141,80 @@ inline std::vector<Case> edge_cases() {
       {"all zeros", conv_shape(8, 6, 6, 10, 3, 3, 1, 1, one, 1), small, 1, u8, s8, 1.0},
       {"32-bit values", conv_shape(4, 5, 5, 3, 3, 3, 1, 1, one, 1), small, 1, Precision{32, false},
        Precision{32, true}, 0.1},
+      {"depthwise 40 channels", conv_shape(40, 6, 5, 40, 3, 3, 1, 1, one, 40), standard, 2, u8, s8, 0.4},
+      {"3 channels stride 3 folds", conv_shape(3, 11, 10, 7, 5, 4, 3, 3, Padding{2, 1, 0, 2}, 1), small, 2, u8, s8,
+       0.3},
+      {"3 channels stride 2 1x1", conv_shape(3, 8, 8, 5, 1, 1, 2, 2, none, 1), small, 1, u16, s16, 0.3},
+      {"3 channels unequal strides", conv_shape(3, 9, 9, 4, 3, 3, 2, 1, one, 1), small, 1, u8, s8, 0.3},
+      {"one input channel", conv_shape(1, 6, 6, 4, 3, 3, 1, 1, one, 1), small, 2, u8, s8, 0.3},
       {"fc several filter sets", fc_shape(70, 600), standard, 3, u8, s8, 0.5},
       {"fc small geometry", fc_shape(33, 29), small, 3, u16, s16, 0.3},
       {"fc one channel", fc_shape(1, 7), small, 1, u8, s8, 0.0},
   };
+}
+
+// The accelerator settings the fast engines are checked under (§8, §9),
+// each at a case's geometry `g`: the equal preset; the dnnsim preset (the
+// baseline at one column); column registers with the narrowest shifter;
+// an unbounded shifter with registers, per-group depthwise and the fold; and
+// every accelerator at a geometry of its own.
+struct OptionSet {
+  std::string label;
+  ProfileConfig (*make)(Encoding encoding, const Geometry& g);
+};
+
+inline std::vector<OptionSet> option_sets() {
+  return {
+      {"equal", [](Encoding e, const Geometry& g) { return config_with(e, g); }},
+      {"dnnsim",
+       [](Encoding e, const Geometry& g) {
+         ProfileConfig c = ProfileConfig::preset(Preset::dnnsim);
+         c.encoding = e;
+         c.set_all_geometries(g);
+         c.geometry(Accelerator::baseline).columns = 1;
+         return c;
+       }},
+      {"registers, B=0",
+       [](Encoding e, const Geometry& g) {
+         ProfileConfig c = ProfileConfig::preset(Preset::dnnsim);
+         c.encoding = e;
+         c.set_all_geometries(g);
+         c.shifter_bits = 0;
+         c.column_registers[static_cast<std::size_t>(Accelerator::pragmatic)] = 2;
+         c.column_registers[static_cast<std::size_t>(Accelerator::laconic)] = 1;
+         return c;
+       }},
+      {"B=inf, registers, per-group, fold",
+       [](Encoding e, const Geometry& g) {
+         ProfileConfig c = config_with(e, g);
+         c.shifter_bits = kShifterUnbounded;
+         c.fold_first_layer = true;
+         c.column_registers[static_cast<std::size_t>(Accelerator::pragmatic)] = 3;
+         c.column_registers[static_cast<std::size_t>(Accelerator::laconic)] = 3;
+         return c;
+       }},
+      {"own geometries, B=1",
+       [](Encoding e, const Geometry& g) {
+         ProfileConfig c = ProfileConfig::preset(Preset::dnnsim);
+         c.encoding = e;
+         c.geometry(Accelerator::baseline) = Geometry{g.tiles, g.rows, 1, g.lanes};
+         c.geometry(Accelerator::stripes) = Geometry{2, 1, 3, 2};
+         c.geometry(Accelerator::pragmatic) = Geometry{1, 3, 2, 3};
+         c.geometry(Accelerator::laconic) = Geometry{3, 2, 4, 1};
+         c.shifter_bits = 1;
+         c.column_registers[static_cast<std::size_t>(Accelerator::pragmatic)] = 1;
+         c.column_registers[static_cast<std::size_t>(Accelerator::laconic)] = 2;
+         return c;
+       }},
+  };
+}
+
+// The encodings each option set is checked with: all four under the equal
+// preset, two under each of the others.
+inline std::vector<Encoding> encodings_for(std::size_t option_set) {
+  if (option_set == 0) return {Encoding::binary, Encoding::booth, Encoding::naf, Encoding::dnnsim_booth};
+  if (option_set % 2 == 1) return {Encoding::booth, Encoding::dnnsim_booth};
+  return {Encoding::binary, Encoding::naf};
 }
 
 // A source whose element `bad` is invalid, as a NaN or an out-of-width value

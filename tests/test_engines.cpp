@@ -184,18 +184,25 @@ TEST_P(FastEngineMatchesReference, OnSeededRandomLayers) {
   const auto engine = make_named_engine(engine_name);
   if (!engine) GTEST_SKIP() << "no usable CUDA device: " << probe_devices().describe();
   const auto reference = make_reference_engine();
+  const std::vector<OptionSet> options = option_sets();
   for (std::uint64_t seed : {1u, 2u}) {
     const TestLayer layer = random_layer(c, seed * 1000 + index);
-    for (Encoding encoding : {Encoding::binary, Encoding::booth, Encoding::naf}) {
-      const ProfileConfig config = config_with(encoding, c.geometry);
-      const LayerResult expected = run(*reference, layer, config);
-      const LayerResult actual = run(*engine, layer, config);
-      ASSERT_EQ(expected, actual) << describe(c, seed * 1000 + index) << ", encoding " << to_string(encoding)
-                                  << "\n  reference laconic work " << expected.work().laconic << " cycles "
-                                  << expected.cycles().laconic << "\n  " << engine_name << " laconic work "
-                                  << actual.work().laconic << " cycles " << actual.cycles().laconic;
-      ASSERT_EQ(expected.macs(), c.samples * static_cast<std::uint64_t>(c.shape.macs_per_sample()));
-    }
+    for (std::size_t o = 0; o < options.size(); ++o)
+      for (Encoding encoding : encodings_for(o)) {
+        const ProfileConfig config = options[o].make(encoding, c.geometry);
+        const LayerResult expected = run(*reference, layer, config);
+        const LayerResult actual = run(*engine, layer, config);
+        ASSERT_EQ(expected, actual) << describe(c, seed * 1000 + index) << ", options " << options[o].label
+                                    << ", encoding " << to_string(encoding) << "\n  reference work "
+                                    << expected.work().laconic << " cycles baseline " << expected.cycles().baseline
+                                    << " stripes " << expected.cycles().stripes << " pragmatic "
+                                    << expected.cycles().pragmatic << " laconic " << expected.cycles().laconic
+                                    << "\n  " << engine_name << " work " << actual.work().laconic
+                                    << " cycles baseline " << actual.cycles().baseline << " stripes "
+                                    << actual.cycles().stripes << " pragmatic " << actual.cycles().pragmatic
+                                    << " laconic " << actual.cycles().laconic;
+        ASSERT_EQ(expected.macs(), c.samples * static_cast<std::uint64_t>(c.shape.macs_per_sample()));
+      }
   }
 }
 

@@ -26,9 +26,7 @@ using grid::GridOptions;
 using grid::LayerParams;
 
 LayerParams params_of(const LayerShape& shape, Geometry geometry = {}) {
-  ProfileConfig config;
-  config.geometry = geometry;
-  return grid::make_params(shape, config);
+  return grid::make_params(shape, config_with(Encoding::booth, geometry));
 }
 
 TEST(GridPlan, ASmallLayerIsOneBatch) {
@@ -171,7 +169,7 @@ TEST(GridBodies, EveryStepIsCountedOnce) {
     grid::conv_step_body(i, p, act_max.data(), weight_max.data(), acc.data());
   for (std::uint64_t n = 0; n < samples; ++n)
     EXPECT_EQ(acc[n * grid::kAccumulators + grid::kLaconicCycles],
-              step_counts(shape, geometry).conv_steps(shape.groups));
+              step_plan(shape, geometry, false).steps());
 }
 
 TEST(GridEngine, SameCountsForAnyThreadCountAndBatching) {

@@ -54,10 +54,12 @@ const Precision kActPrecision{32, false};
 const Precision kWeightPrecision{32, true};
 
 ProfileConfig big_config() {
-  ProfileConfig config;
+  // The equal preset: every accelerator at 16 tiles x 16 rows x 16 columns x
+  // 16 lanes, lockstep columns.
+  ProfileConfig config = ProfileConfig::preset(Preset::equal);
   config.encoding = Encoding::binary;
   config.baseline_width = 32;  // 1024 single-bit products per MAC
-  return config;  // the default geometry: 16 tiles x 16 rows x 16 columns x 16 lanes
+  return config;
 }
 
 LayerShape conv(std::int64_t channels, std::int64_t size, std::int64_t filters, std::int64_t kernel) {
@@ -101,7 +103,7 @@ SampleResult closed_form(const LayerShape& sh, const ProfileConfig& config) {
   const u64 ta = static_cast<u64>(terms(config.encoding, kActivation));
   const u64 tw = static_cast<u64>(terms(config.encoding, kWeight));
   const u64 p_base = static_cast<u64>(config.baseline_width), p_a = static_cast<u64>(kActPrecision.bits);
-  const Geometry& g = config.geometry;
+  const Geometry& g = config.geometry(Accelerator::laconic);
   const u64 ho = static_cast<u64>(sh.height - sh.kernel_height + 1);
   const u64 wo = static_cast<u64>(sh.width - sh.kernel_width + 1);
   const u64 k = static_cast<u64>(sh.filters), c = static_cast<u64>(sh.channels);
@@ -120,6 +122,9 @@ SampleResult closed_form(const LayerShape& sh, const ProfileConfig& config) {
   r.cycles.baseline = steps;
   r.cycles.stripes = steps * p_a;
   r.cycles.laconic = steps * std::max<u64>(1, ta * tw);
+  // Every non-zero lane holds the same positions, so each shifter cycle
+  // consumes one term of each (§9): t(a) cycles a step.
+  r.cycles.pragmatic = steps * std::max<u64>(1, ta);
   return r;
 }
 
@@ -158,7 +163,7 @@ TEST(Limits, ClosedFormIsTheReferenceEnginesAnswer) {
   const PatternLayer layer = pattern_layer(conv(4, 9, 6, 3), 1);
   for (Geometry g : {Geometry{}, Geometry{1, 2, 3, 2}}) {
     ProfileConfig config = big_config();
-    config.geometry = g;
+    config.set_all_geometries(g);
     LayerInput in = layer.network_layer("l").input();
     const LayerResult r = make_reference_engine()->profile(in, SampleRange{0, 1}, config);
     expect_sample(r.per_sample[0], closed_form(layer.shape, config), "reference, geometry columns " +

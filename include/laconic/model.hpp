@@ -1,8 +1,11 @@
-// The model's arithmetic that the fast engines share (MODEL.md §4, §5): the
-// work formulas applied to factorized sums, the step counts of the
-// data-independent accelerators, and the FC column recurrence. The cpu
-// engine, the cuda engine and the cuda engine's CPU emulation all call these;
-// the reference engine keeps its own literal reading of the model.
+// The model's arithmetic that the fast engines share (MODEL.md §4, §5, §8,
+// §9): the work formulas applied to factorized sums, how each accelerator's
+// steps cover a layer (its step plan: geometry, depthwise mapping), the
+// first-layer fold, Pragmatic's first-stage shifter, the column clock of
+// column registers, the FC column recurrence and the cycles of the
+// accelerators whose step cost does not depend on the data. The cpu engine,
+// the cuda engine and the cuda engine's CPU emulation all call these; the
+// reference engine keeps its own literal reading of the model.
 #pragma once
 
 #include <cstdint>
@@ -12,6 +15,7 @@
 #include "laconic/host_device.hpp"
 #include "laconic/layer.hpp"
 #include "laconic/results.hpp"
+#include "laconic/terms.hpp"
 
 namespace laconic {
 
@@ -37,29 +41,178 @@ inline Work work_from_sums(const LayerShape& shape, int activation_bits, int bas
   return work;
 }
 
-// §5 set and block counts of a layer on a geometry.
-struct StepCounts {
-  std::int64_t window_sets = 0;     // ⌈Ho·Wo / Ct⌉ (conv; 1 for FC)
-  std::int64_t filter_sets = 0;     // ⌈(K/g) / (T·Rt)⌉
-  std::int64_t channel_blocks = 0;  // ⌈(C/g) / L⌉
+// ---------------------------------------------------------------------------
+// §8 first-layer fold: a conv layer with 3 input channels, one group and a
+// stride σ > 1 (the same in both directions) is counted, for cycles only,
+// after a space-to-depth fold of its zero-padded input: activation (c, h, w)
+// moves to channel (w mod σ)·3σ + 3·(h mod σ) + c at (⌊h/σ⌋, ⌊w/σ⌋), weights
+// (c, r, s) likewise; the folded layer has 3σ² channels, stride 1, no
+// padding, a ⌈R/σ⌉ × ⌈S/σ⌉ kernel and a ⌈Hp/σ⌉ × ⌈Wp/σ⌉ input. Work (§4) and
+// term statistics stay those of the layer as given.
+
+bool folds_first_layer(const LayerShape& shape, const ProfileConfig& config);
+
+// The folded layer's shape (call only when folds_first_layer holds).
+LayerShape folded_shape(const LayerShape& shape);
+
+// The shape whose steps count the cycles: the folded one where the fold
+// applies, else the layer's own.
+LayerShape cycles_shape(const LayerShape& shape, const ProfileConfig& config);
+
+// Where folded position (channel `c2`, row `y2`, column `x2`) of the folded
+// input comes from in the layer's input A[c][y][x] (`shape` is the layer as
+// given, stride σ). Returns false where it reads zero (padding, or beyond the
+// padded input when σ does not divide it).
+LACONIC_HOST_DEVICE inline bool fold_activation_source(const LayerShape& shape, std::int64_t c2, std::int64_t y2,
+                                                       std::int64_t x2, std::int64_t* c, std::int64_t* y,
+                                                       std::int64_t* x) {
+  const std::int64_t sigma = shape.stride_h;
+  const std::int64_t h = y2 * sigma + (c2 / 3) % sigma;  // padded coordinates
+  const std::int64_t w = x2 * sigma + c2 / (3 * sigma);
+  *c = c2 % 3;
+  *y = h - shape.padding.top;
+  *x = w - shape.padding.left;
+  return *y >= 0 && *y < shape.height && *x >= 0 && *x < shape.width;
+}
+
+// Where folded weight (channel `c2`, row `r2`, column `s2`) comes from in
+// W[k][c][r][s]; false where it is a missing position (0).
+LACONIC_HOST_DEVICE inline bool fold_weight_source(const LayerShape& shape, std::int64_t c2, std::int64_t r2,
+                                                   std::int64_t s2, std::int64_t* c, std::int64_t* r,
+                                                   std::int64_t* s) {
+  const std::int64_t sigma = shape.stride_h;
+  *c = c2 % 3;
+  *r = r2 * sigma + (c2 / 3) % sigma;
+  *s = s2 * sigma + c2 / (3 * sigma);
+  return *r < shape.kernel_height && *s < shape.kernel_width;
+}
+
+// ---------------------------------------------------------------------------
+// §5/§8 step plan: how one accelerator's steps cover a conv layer (the shape
+// of cycles_shape). Steps are one per (lane group, window set, filter set,
+// kernel column s, kernel row r, channel block), in that order (§8).
+//
+// A lane group is a set of lanes that a step's channel blocks cut: with the
+// per-group mapping, a group of the layer (C/g lanes, lane c' reading channel
+// group·C/g + c', filter sets of T·Rt of the group's filters, each filter
+// using every lane); with the diagonal mapping (a layer whose weights have one
+// channel and whose input has more), L' = min(L, Rt) consecutive filters, one
+// filter set, filter G·L' + j in lane j reading that filter's channel (for
+// K = C the same index). Everything a step costs follows from the lanes'
+// activations and, per lane, the largest weight terms of the filter set
+// (weight maxima [group][filter set][r·S+s][lane]).
+struct StepPlan {
+  bool diagonal = false;
+  std::int64_t groups = 0;          // lane groups: g, or ⌈K / L'⌉
+  std::int64_t group_lanes = 0;     // lanes per group: C/g, or L'
+  std::int64_t lanes = 0;           // channel block width: L, or L'
+  std::int64_t group_filters = 0;   // filters per group: K/g, or L'
+  std::int64_t set_size = 0;        // filters per filter set: T·Rt, or L'
+  std::int64_t columns = 0;         // Ct
+  std::int64_t windows = 0;         // Ho·Wo
+  std::int64_t window_sets = 0;     // ⌈Ho·Wo / Ct⌉
+  std::int64_t filter_sets = 0;     // ⌈group_filters / set_size⌉
+  std::int64_t channel_blocks = 0;  // ⌈group_lanes / lanes⌉
   std::int64_t kernel_offsets = 0;  // R·S
-  // Steps of one sample of a conv layer: one per (group, window set, filter
-  // set, r, s, channel block); each costs 1 on the baseline, p_a on Stripes.
-  std::uint64_t conv_steps(std::int64_t groups) const {
+  std::int64_t filters = 0;              // K (diagonal: filters beyond K leave their lane empty)
+  std::int64_t channels_per_group = 0;   // C/g of the layer
+  std::int64_t filters_per_channel = 1;  // K/g of the layer (diagonal: filter f reads channel f / this)
+
+  // Steps of one sample.
+  LACONIC_HOST_DEVICE std::uint64_t steps() const {
     return static_cast<std::uint64_t>(groups * window_sets * filter_sets * kernel_offsets * channel_blocks);
+  }
+  // Input channel of `lane` of lane group `group`, or −1 for an empty lane.
+  LACONIC_HOST_DEVICE std::int64_t channel(std::int64_t group, std::int64_t lane) const {
+    if (!diagonal) return group * channels_per_group + lane;
+    const std::int64_t filter = group * group_lanes + lane;
+    return filter < filters ? filter / filters_per_channel : -1;
   }
 };
 
-inline StepCounts step_counts(const LayerShape& shape, const Geometry& geometry) {
-  StepCounts c;
-  const std::int64_t windows = shape.type == LayerType::fc ? 1 : shape.out_height() * shape.out_width();
-  c.window_sets = (windows + geometry.columns - 1) / geometry.columns;
-  c.filter_sets = (shape.filters_per_group() + geometry.filters_in_flight() - 1) / geometry.filters_in_flight();
-  c.channel_blocks = (shape.channels_per_group() + geometry.lanes - 1) / geometry.lanes;
-  c.kernel_offsets = shape.kernel_height * shape.kernel_width;
-  return c;
+// Whether §8's diagonal mapping applies to the layer under the configuration.
+bool maps_diagonally(const LayerShape& shape, const ProfileConfig& config);
+
+// The step plan of an accelerator at `geometry` on the conv layer `shape`
+// (already folded where the fold applies).
+StepPlan step_plan(const LayerShape& shape, const Geometry& geometry, bool diagonal);
+
+// ---------------------------------------------------------------------------
+// §9 Pragmatic's first-stage shifter over one column's lanes: each cycle takes
+// o, the smallest remaining term position of any lane, and every lane whose
+// smallest remaining position is at most o + 2^B − 1 consumes it. Returns
+// the cycles until every lane is empty (0 when all are empty; callers apply
+// the max(1, ·) of a column that holds a window). `positions` (term position
+// masks, §3a) is scratch, left in any state. B = kShifterUnbounded (or B ≥ 6, whose reach
+// covers every position ≤ 33) gives max_l t(a_l).
+LACONIC_HOST_DEVICE inline unsigned pragmatic_shifter_cycles(std::uint64_t* positions, std::int64_t lanes,
+                                                             int shifter_bits) {
+  if (shifter_bits < 0 || shifter_bits >= 6) {
+    int most = 0;
+    for (std::int64_t l = 0; l < lanes; ++l) {
+      const int t = popcount64(positions[l]);
+      most = t > most ? t : most;
+    }
+    return static_cast<unsigned>(most);
+  }
+  const int reach = (1 << shifter_bits) - 1;
+  unsigned cycles = 0;
+  for (;;) {
+    std::uint64_t lowest = 0;  // the lowest remaining position of every lane, OR-ed
+    for (std::int64_t l = 0; l < lanes; ++l) lowest |= positions[l] & (~positions[l] + 1);
+    if (lowest == 0) return cycles;
+    const int limit = lowest_bit(lowest) + reach;
+    for (std::int64_t l = 0; l < lanes; ++l)
+      if (positions[l] != 0 && lowest_bit(positions[l]) <= limit) positions[l] &= positions[l] - 1;
+    ++cycles;
+  }
 }
 
+// ---------------------------------------------------------------------------
+// §8 column synchronization with R ≥ 0 column registers:
+//   E_c(k) = max(E_c(k−1), M(k−1−R)) + d_c(k),  M(j) = max_c E_c(j),
+// E_c(−1) = 0, M(j) = 0 for j < 0; layer cycles = max_c E_c(last). With
+// R = 0 this is Σ_k max_c d_c(k), the lockstep of §5. The clock keeps E in
+// `finish` (Ct entries) and the last R + 1 values of M in `history`
+// (R + 1 entries), both scratch owned by the caller.
+class ColumnClock {
+ public:
+  LACONIC_HOST_DEVICE ColumnClock(std::int64_t columns, std::int64_t registers, std::uint64_t* finish,
+                                  std::uint64_t* history)
+      : columns_(columns), registers_(registers), finish_(finish), history_(history) {
+    for (std::int64_t c = 0; c < columns; ++c) finish_[c] = 0;
+    for (std::int64_t j = 0; j <= registers; ++j) history_[j] = 0;
+  }
+  // One step: cost(c) is d_c(k) for c in [0, Ct): at least 1 for a column
+  // that holds a window, 0 for an idle one.
+  template <class Cost>
+  LACONIC_HOST_DEVICE void step(Cost cost) {
+    // M(k−1−R) sits in the slot M(k) is about to take (a ring of R + 1).
+    std::uint64_t& slot = history_[step_ % (registers_ + 1)];
+    const std::uint64_t ready = slot;
+    std::uint64_t latest = 0;
+    for (std::int64_t c = 0; c < columns_; ++c) {
+      std::uint64_t e = finish_[c] > ready ? finish_[c] : ready;
+      e += cost(c);
+      finish_[c] = e;
+      latest = e > latest ? e : latest;
+    }
+    slot = latest;
+    last_ = latest;
+    ++step_;
+  }
+  // max_c E_c(last step); 0 before any step.
+  LACONIC_HOST_DEVICE std::uint64_t cycles() const { return last_; }
+
+ private:
+  std::int64_t columns_, registers_;
+  std::uint64_t* finish_;
+  std::uint64_t* history_;
+  std::int64_t step_ = 0;
+  std::uint64_t last_ = 0;
+};
+
+// ---------------------------------------------------------------------------
 // §5 FC recurrence: `blocks` blocks issued in order (filter set by filter
 // set, channel block by channel block), block i costing cost(i) cycles, to
 // columns rotating over `columns`; busy[0..columns) is scratch. Returns the
@@ -82,23 +235,20 @@ LACONIC_HOST_DEVICE std::uint64_t fc_recurrence(std::uint64_t blocks, std::int64
   return last;
 }
 
-// §5 cycles of the accelerators whose step cost does not depend on the data:
-// the baseline (cost 1) and Stripes (cost p_a), same step structure as
-// Laconic. Laconic's own cycles are left 0 for the engine to fill in.
-inline Cycles data_independent_cycles(const LayerShape& shape, const Geometry& geometry, int activation_bits) {
-  const StepCounts counts = step_counts(shape, geometry);
-  const auto p_a = static_cast<std::uint64_t>(activation_bits);
-  Cycles cycles;
-  if (shape.type == LayerType::fc) {
-    std::vector<std::uint64_t> busy(static_cast<std::size_t>(geometry.columns));
-    const auto blocks = static_cast<std::uint64_t>(counts.filter_sets * counts.channel_blocks);
-    cycles.baseline = fc_recurrence(blocks, geometry.columns, busy.data(), [](std::uint64_t) { return std::uint64_t{1}; });
-    cycles.stripes = fc_recurrence(blocks, geometry.columns, busy.data(), [&](std::uint64_t) { return p_a; });
-  } else {
-    cycles.baseline = counts.conv_steps(shape.groups);
-    cycles.stripes = cycles.baseline * p_a;
-  }
-  return cycles;
-}
+// §5 FC block counts at a geometry: filter sets of T·Rt filters, channel
+// blocks of L channels.
+struct FcBlocks {
+  std::int64_t filter_sets = 0;
+  std::int64_t channel_blocks = 0;
+  std::uint64_t blocks() const { return static_cast<std::uint64_t>(filter_sets * channel_blocks); }
+};
+FcBlocks fc_blocks(const LayerShape& shape, const Geometry& geometry);
+
+// §5/§8 cycles of one sample on the accelerators whose step cost does not
+// depend on the data: the baseline (cost 1) and Stripes (cost p_a), each at
+// its own geometry and with the layer's depthwise mapping and fold. Their
+// costs are the same in every column, so column registers change nothing.
+// Pragmatic's and Laconic's cycles are left 0 for the engine to fill in.
+Cycles data_independent_cycles(const LayerShape& shape, const ProfileConfig& config, int activation_bits);
 
 }  // namespace laconic

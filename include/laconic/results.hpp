@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "laconic/config.hpp"
 #include "laconic/layer.hpp"
 #include "laconic/terms.hpp"
 
@@ -27,14 +28,19 @@ struct Work {
   friend bool operator!=(const Work& a, const Work& b) { return !(a == b); }
 };
 
-// Cycles of the three accelerators over a layer (§5).
+// Cycles of the four accelerators over a layer, each at its own geometry
+// (§5, §8, §9).
 struct Cycles {
   std::uint64_t baseline = 0;
   std::uint64_t stripes = 0;
+  std::uint64_t pragmatic = 0;
   std::uint64_t laconic = 0;
+  std::uint64_t& operator[](Accelerator a);
+  std::uint64_t operator[](Accelerator a) const;
   Cycles& operator+=(const Cycles& o);
   friend bool operator==(const Cycles& a, const Cycles& b) {
-    return a.baseline == b.baseline && a.stripes == b.stripes && a.laconic == b.laconic;
+    return a.baseline == b.baseline && a.stripes == b.stripes && a.pragmatic == b.pragmatic &&
+           a.laconic == b.laconic;
   }
   friend bool operator!=(const Cycles& a, const Cycles& b) { return !(a == b); }
 };

@@ -370,8 +370,11 @@ inline void check_network(const Network& network) {
   }
   if (!small) return;
 
+  // The dnnsim preset (column registers, diagonal depthwise, first-layer
+  // fold) at small geometries.
   ProfileConfig config;
-  config.geometry = Geometry{1, 3, 2, 3};
+  config.set_all_geometries(Geometry{1, 3, 2, 3});
+  config.geometry(Accelerator::baseline) = Geometry{1, 3, 1, 3};
   ProfileOptions options;
   options.sample_limit = 1;
   const auto cpu = make_cpu_engine();
