@@ -1,130 +1,223 @@
 // The fast CPU engine: the same integers as the reference engine, computed
-// with the factorizations of MODEL.md §4 and §5.
+// with the factorizations of MODEL.md §4, §5, §8 and §9.
 //
-// Terms are computed once per value (one byte each). Weights are prepared
-// once per layer: per-group sums of weight terms and non-zeros for the work
-// sums (§4), per-filter-set maxima of weight terms for the steps (§5).
-// Each sample's activation terms go into a zero-padded plane stored column by
-// column ([c][x][y]), so the windows of a window set, which run down a column
-// (oh varies fastest), read consecutive bytes and padding needs no test.
+// Terms are computed once per value (one byte each), and where cycles are
+// counted so are the values' term positions (§3a, a 64-bit mask each).
+// Weights are prepared once per layer: per-group sums of weight terms and
+// non-zeros for the work sums (§4), and Laconic's per-filter-set maxima of
+// weight terms for its steps (§5, §8), on the folded weights where the
+// first-layer fold applies.
+//
+// Each sample's activation terms go into a zero-padded plane stored column
+// by column ([c][x][y]), so the windows of a window set, which run down a
+// column (oh varies fastest), read consecutive bytes and padding needs no
+// test. Cycles read such a plane of the layer whose steps they count: the
+// folded one for a folded first layer.
 //
 // Work (§4) is Σ_(c,r,s) F(c,r,s)·G(c,r,s), with F the sum of f(a) over the
 // positions kernel offset (r,s) touches: a strided rectangle of the padded
 // plane, read in O(1) from 2-D prefix sums of each stride residue class.
-// Cycles (§5) take, per window set, the maximum activation term of each
-// (lane, r, s) over the set's windows, then per step one maximum over L lane
-// products with the filter set's weight maxima.
+//
+// Laconic's cycles (§5, §8) in lockstep take, per window set, the maximum
+// activation term of each (lane, r, s) over the set's windows, then per step
+// one maximum over L lane products with the filter set's weight maxima. With
+// column registers each column's cost is taken alone and the columns run on
+// the column clock of §8 (model.hpp).
+//
+// Pragmatic's cost (§9) depends only on the activations of a column's lanes:
+// a window at kernel offset (r, s) reads one input position, so the shifter
+// runs once per (lane group, channel block, padded input position), not per
+// window, offset and filter set. Steps then take those costs, in lockstep
+// (window-set maxima, the same for every filter set) or on the column clock.
 //
 // Threads: samples run in parallel when there are enough of them, otherwise
-// the channels (work) and window sets (cycles) of one sample do. Integer sums
-// make the result independent of the thread count.
+// the channels (work), window sets (lockstep cycles) and channel blocks
+// (Pragmatic's costs) of one sample do; the column clock of one sample runs
+// on one thread. Integer sums make the result independent of the thread count.
 #include <omp.h>
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
-#include "laconic/engine.hpp"
-#include "laconic/model.hpp"
 #include "chunked_read.hpp"
 #include "first_error.hpp"
+#include "laconic/engine.hpp"
+#include "laconic/model.hpp"
 
 namespace laconic {
 namespace {
 
 using u8 = std::uint8_t;
+using u32 = std::uint32_t;
 using u64 = std::uint64_t;
 using i64 = std::int64_t;
 
 std::size_t to_size(i64 v) { return static_cast<std::size_t>(v); }
 
-// Terms of `count` values, one byte each, and their histogram. The encoding
-// is chosen once per call, not per value.
-// Four histograms in turn, so that runs of equal terms (zeros, mostly) do
-// not wait on each other's increments.
-// Terms of every magnitude below 2^16, for the common widths: one load
-// instead of a handful of bit operations.
-template <int (*Terms)(std::uint64_t)>
-const std::array<u8, 1 << 16>& terms_table() {
-  static const std::array<u8, 1 << 16> table = [] {
-    std::array<u8, 1 << 16> t{};
-    for (std::size_t m = 0; m < t.size(); ++m) t[m] = static_cast<u8>(Terms(m));
+// ---------------------------------------------------------------------------
+// Terms and term positions of values.
+
+// Terms and positions of every magnitude below 2^16, for the common widths:
+// one load instead of a handful of bit operations (or the Booth-like scan).
+constexpr std::size_t kTableSize = std::size_t{1} << 16;
+
+template <Encoding E>
+const std::array<u8, kTableSize>& terms_table() {
+  static const std::array<u8, kTableSize> table = [] {
+    std::array<u8, kTableSize> t{};
+    for (std::size_t m = 0; m < t.size(); ++m) t[m] = static_cast<u8>(terms_of_magnitude(E, m));
     return t;
   }();
   return table;
 }
 
-template <int (*Terms)(std::uint64_t)>
-inline int table_terms(const std::array<u8, 1 << 16>& table, i64 v) {
-  const std::uint64_t m = magnitude(v);
-  return m < table.size() ? table[m] : Terms(m);
+template <Encoding E>
+const std::vector<u32>& positions_table() {
+  static const std::vector<u32> table = [] {
+    std::vector<u32> t(kTableSize);
+    for (std::size_t m = 0; m < t.size(); ++m) t[m] = static_cast<u32>(term_positions(E, m));  // positions ≤ 17
+    return t;
+  }();
+  return table;
 }
 
-template <int (*Terms)(std::uint64_t)>
-void compute_terms_with(const i64* values, std::size_t count, u8* out, TermStats& stats) {
-  const auto& table = terms_table<Terms>();
+// Terms of `count` values, one byte each, their histogram, and (when
+// `positions` is not null) their term positions. Four histograms in turn, so
+// that runs of equal terms (zeros, mostly) do not wait on each other's
+// increments.
+template <Encoding E, bool kPositions>
+void compute_terms_with(const i64* values, std::size_t count, u8* out, u64* positions, TermStats& stats) {
+  const auto& table = terms_table<E>();
+  const u32* table_positions = kPositions ? positions_table<E>().data() : nullptr;
   std::array<std::array<u64, kMaxTerms + 1>, 4> counts{};
+  auto one = [&](std::size_t i, std::size_t lane) {
+    const u64 m = magnitude(values[i]);
+    const bool small = m < kTableSize;
+    const int t = small ? table[m] : terms_of_magnitude(E, m);
+    out[i] = static_cast<u8>(t);
+    ++counts[lane][static_cast<std::size_t>(t)];
+    if constexpr (kPositions) positions[i] = small ? table_positions[m] : term_positions(E, m);
+  };
   std::size_t i = 0;
   for (; i + 4 <= count; i += 4)
-    for (std::size_t lane = 0; lane < 4; ++lane) {
-      const int t = table_terms<Terms>(table, values[i + lane]);
-      out[i + lane] = static_cast<u8>(t);
-      ++counts[lane][static_cast<std::size_t>(t)];
-    }
-  for (; i < count; ++i) {
-    const int t = table_terms<Terms>(table, values[i]);
-    out[i] = static_cast<u8>(t);
-    ++counts[0][static_cast<std::size_t>(t)];
-  }
+    for (std::size_t lane = 0; lane < 4; ++lane) one(i + lane, lane);
+  for (; i < count; ++i) one(i, 0);
   for (const auto& c : counts)
     for (std::size_t t = 0; t < c.size(); ++t) stats.histogram[t] += c[t];
 }
 
-void compute_terms(Encoding encoding, const i64* values, std::size_t count, u8* out, TermStats& stats) {
+template <Encoding E>
+void compute_terms_with(const i64* values, std::size_t count, u8* out, u64* positions, TermStats& stats) {
+  if (positions != nullptr) return compute_terms_with<E, true>(values, count, out, positions, stats);
+  return compute_terms_with<E, false>(values, count, out, nullptr, stats);
+}
+
+void compute_terms(Encoding encoding, const i64* values, std::size_t count, u8* out, u64* positions,
+                   TermStats& stats) {
   switch (encoding) {
-    case Encoding::binary: return compute_terms_with<terms_binary>(values, count, out, stats);
-    case Encoding::booth: return compute_terms_with<terms_booth>(values, count, out, stats);
-    case Encoding::naf: return compute_terms_with<terms_naf>(values, count, out, stats);
-    case Encoding::dnnsim_booth: return compute_terms_with<terms_dnnsim_booth>(values, count, out, stats);
+    case Encoding::binary: return compute_terms_with<Encoding::binary>(values, count, out, positions, stats);
+    case Encoding::booth: return compute_terms_with<Encoding::booth>(values, count, out, positions, stats);
+    case Encoding::naf: return compute_terms_with<Encoding::naf>(values, count, out, positions, stats);
+    case Encoding::dnnsim_booth:
+      return compute_terms_with<Encoding::dnnsim_booth>(values, count, out, positions, stats);
   }
 }
 
 // Reads values [first, first + count) of `source` and writes their terms to
-// `out` and their histogram to `stats` (chunked_read.hpp).
-void read_terms(const TensorSource& source, u64 first, u64 count, Encoding encoding, u8* out, TermStats& stats,
-                bool parallel) {
+// `out`, their positions to `positions` (if not null) and their histogram to
+// `stats` (chunked_read.hpp).
+void read_terms(const TensorSource& source, u64 first, u64 count, Encoding encoding, u8* out, u64* positions,
+                TermStats& stats, bool parallel) {
   read_in_chunks<TermStats>(
       source, first, count, parallel,
       [&](const i64* values, u64 n, u64 offset, TermStats& local) {
-        compute_terms(encoding, values, static_cast<std::size_t>(n), out + offset, local);
+        compute_terms(encoding, values, static_cast<std::size_t>(n), out + offset,
+                      positions == nullptr ? nullptr : positions + offset, local);
       },
       [&](const TermStats& local) { stats += local; });
 }
 
-// The FC recurrence of §5 (model.hpp) over per-block costs cost[filter_set][block].
-u64 fc_recurrence(const std::vector<u64>& cost, const Geometry& geo) {
-  std::vector<u64> busy(to_size(geo.columns));
-  return laconic::fc_recurrence(cost.size(), geo.columns, busy.data(), [&](u64 i) { return cost[to_size(i)]; });
-}
-
+// ---------------------------------------------------------------------------
 // Everything about a layer that does not depend on the sample.
+
 struct PreparedLayer {
   LayerShape shape;
   ProfileConfig config;
   Precision activation_precision;
   i64 out_h = 0, out_w = 0, padded_h = 0, padded_w = 0;
-  i64 kg = 0, cg = 0, filter_sets = 0, window_sets = 0, channel_blocks = 0;
+  i64 kg = 0, cg = 0;
   u64 macs = 0;
   TermStats weight_terms;
   // §4: per (group, c', r, s), Σ over the group's filters of t(w) and of [w ≠ 0].
   std::vector<u64> weight_term_sums, weight_nonzero_sums;
-  // §5 conv: per (group, filter set, r, s, c'), max over the set's filters of t(w).
-  // FC: per (filter set, c).
+
+  // Cycles count the steps of `counted`: the layer, or its fold (§8).
+  bool fold = false;
+  LayerShape counted;
+  i64 counted_out_h = 0, counted_out_w = 0, counted_padded_h = 0, counted_padded_w = 0;
+  StepPlan laconic_plan, pragmatic_plan;  // conv: §8 step plans at each accelerator's geometry
+  // Laconic's weight maxima per (lane group, filter set, r·S+s, lane) of its
+  // plan; FC: per (filter set, channel).
   std::vector<u8> weight_max;
-  // §5: cycles of the data-independent accelerators (model.hpp), per sample.
+  // §5/§8: cycles of the data-independent accelerators (model.hpp), per sample.
   Cycles fixed_cycles;
 };
+
+// Weight terms of the layer whose steps are counted: the folded weights
+// W'[k][c2][r2][s2] (§8) where the fold applies, else the layer's own.
+std::vector<u8> counted_weight_terms(const PreparedLayer& p, const std::vector<u8>& tw) {
+  if (!p.fold) return tw;
+  const LayerShape& sh = p.shape;
+  const LayerShape& f = p.counted;
+  std::vector<u8> folded(to_size(f.weight_count()), 0);
+  for (i64 k = 0; k < f.filters; ++k)
+    for (i64 c2 = 0; c2 < f.channels; ++c2)
+      for (i64 r2 = 0; r2 < f.kernel_height; ++r2)
+        for (i64 s2 = 0; s2 < f.kernel_width; ++s2) {
+          i64 c = 0, r = 0, s = 0;
+          if (!fold_weight_source(sh, c2, r2, s2, &c, &r, &s)) continue;
+          folded[to_size(((k * f.channels + c2) * f.kernel_height + r2) * f.kernel_width + s2)] =
+              tw[to_size(((k * sh.channels + c) * sh.kernel_height + r) * sh.kernel_width + s)];
+        }
+  return folded;
+}
+
+// Laconic's weight maxima over the filter sets of `plan` (per-group: the
+// largest t(w) of the set's filters at each lane; diagonal: lane j's own
+// filter), from weight terms `tw` of `shape` ([k][c'][r][s]).
+std::vector<u8> weight_maxima(const LayerShape& shape, const StepPlan& plan, const std::vector<u8>& tw) {
+  const i64 rs = plan.kernel_offsets;
+  const i64 per_filter = shape.channels_per_group() * rs;
+  std::vector<u8> maxima(to_size(plan.groups * plan.filter_sets * rs * plan.group_lanes), 0);
+  const i64 units = plan.groups * plan.filter_sets;
+#pragma omp parallel for schedule(dynamic)
+  for (i64 unit = 0; unit < units; ++unit) {
+    const i64 group = unit / plan.filter_sets, filter_set = unit % plan.filter_sets;
+    u8* set_max = &maxima[to_size(unit * rs * plan.group_lanes)];  // [r·S+s][lane]
+    if (plan.diagonal) {
+      for (i64 lane = 0; lane < plan.group_lanes; ++lane) {
+        const i64 f = group * plan.group_lanes + lane;
+        if (f >= shape.filters) break;
+        for (i64 rs_index = 0; rs_index < rs; ++rs_index)
+          set_max[to_size(rs_index * plan.group_lanes + lane)] = tw[to_size(f * per_filter + rs_index)];
+      }
+      continue;
+    }
+    const i64 last = std::min((filter_set + 1) * plan.set_size, plan.group_filters);
+    for (i64 f = filter_set * plan.set_size; f < last; ++f) {
+      const u8* w = &tw[to_size((group * plan.group_filters + f) * per_filter)];  // W[k][c'][r][s]
+      for (i64 lane = 0; lane < plan.group_lanes; ++lane)
+        for (i64 rs_index = 0; rs_index < rs; ++rs_index) {
+          u8& m = set_max[to_size(rs_index * plan.group_lanes + lane)];
+          m = std::max(m, w[lane * rs + rs_index]);
+        }
+    }
+  }
+  return maxima;
+}
 
 PreparedLayer prepare(const LayerInput& input, const ProfileConfig& config) {
   PreparedLayer p;
@@ -138,73 +231,74 @@ PreparedLayer prepare(const LayerInput& input, const ProfileConfig& config) {
   p.padded_w = sh.padded_width();
   p.kg = sh.filters_per_group();
   p.cg = sh.channels_per_group();
-  const Geometry& geo = config.geometry(Accelerator::laconic);
-  const i64 set_size = geo.filters_in_flight();
-  const StepPlan counts = step_plan(sh, geo, false);
-  p.filter_sets = counts.filter_sets;
-  p.window_sets = counts.window_sets;
-  p.channel_blocks = counts.channel_blocks;
   p.macs = static_cast<u64>(sh.macs_per_sample());
 
   std::vector<u8> tw(to_size(sh.weight_count()));
-  read_terms(*input.weights, 0, tw.size(), config.encoding, tw.data(), p.weight_terms, /*parallel=*/true);
+  read_terms(*input.weights, 0, tw.size(), config.encoding, tw.data(), nullptr, p.weight_terms, /*parallel=*/true);
   const i64 rs = sh.kernel_height * sh.kernel_width;
   const i64 per_filter = p.cg * rs;  // weights of one filter, [c'][r][s]
 
-  if (!config.compute_work && !config.compute_cycles) return p;  // terms statistics only
-
-  // §4 sums over each group's filters, indexed [group][c'][r][s], and §5
-  // filter-set maxima with lanes (c') innermost so that a step reads them in
-  // a row: [group][filter set][r][s][c']. One unit of work per (group, filter
-  // set) reads its filters in memory order; where a group has several filter
-  // sets their partial sums meet in atomic adds.
-  p.weight_term_sums.assign(to_size(sh.groups * per_filter), 0);
-  p.weight_nonzero_sums.assign(p.weight_term_sums.size(), 0);
-  p.weight_max.assign(to_size(sh.groups * p.filter_sets * rs * p.cg), 0);
-  const i64 units = sh.groups * p.filter_sets;
+  if (config.compute_work) {
+    // §4 sums over each group's filters, indexed [group][c'][r][s]. One unit
+    // of work per (group, chunk of filters) reads its filters in memory
+    // order; where a group has several chunks their sums meet in atomic adds.
+    constexpr i64 kChunk = 256;
+    const i64 chunks = (p.kg + kChunk - 1) / kChunk;
+    p.weight_term_sums.assign(to_size(sh.groups * per_filter), 0);
+    p.weight_nonzero_sums.assign(p.weight_term_sums.size(), 0);
+    const i64 units = sh.groups * chunks;
 #pragma omp parallel
-  {
-    std::vector<u64> term_sum(to_size(per_filter)), nonzero_sum(to_size(per_filter));
+    {
+      std::vector<u64> term_sum(to_size(per_filter)), nonzero_sum(to_size(per_filter));
 #pragma omp for schedule(dynamic)
-    for (i64 unit = 0; unit < units; ++unit) {
-      const i64 group = unit / p.filter_sets, filter_set = unit % p.filter_sets;
-      std::fill(term_sum.begin(), term_sum.end(), 0);
-      std::fill(nonzero_sum.begin(), nonzero_sum.end(), 0);
-      u8* set_max = &p.weight_max[to_size(unit * rs * p.cg)];
-      const i64 last = std::min((filter_set + 1) * set_size, p.kg);
-      for (i64 f = filter_set * set_size; f < last; ++f) {
-        const u8* w = &tw[to_size((group * p.kg + f) * per_filter)];  // W[k][c'][r][s]
-        for (i64 ci = 0; ci < p.cg; ++ci)
-          for (i64 rs_index = 0; rs_index < rs; ++rs_index) {
-            const u8 t = w[ci * rs + rs_index];
-            term_sum[to_size(ci * rs + rs_index)] += t;
-            nonzero_sum[to_size(ci * rs + rs_index)] += t != 0;
-            u8& m = set_max[to_size(rs_index * p.cg + ci)];
-            m = std::max(m, t);
+      for (i64 unit = 0; unit < units; ++unit) {
+        const i64 group = unit / chunks, chunk = unit % chunks;
+        std::fill(term_sum.begin(), term_sum.end(), 0);
+        std::fill(nonzero_sum.begin(), nonzero_sum.end(), 0);
+        for (i64 f = chunk * kChunk; f < std::min((chunk + 1) * kChunk, p.kg); ++f) {
+          const u8* w = &tw[to_size((group * p.kg + f) * per_filter)];
+          for (i64 i = 0; i < per_filter; ++i) {
+            term_sum[to_size(i)] += w[i];
+            nonzero_sum[to_size(i)] += w[i] != 0;
           }
-      }
-      u64* group_terms = &p.weight_term_sums[to_size(group * per_filter)];
-      u64* group_nonzero = &p.weight_nonzero_sums[to_size(group * per_filter)];
-      for (i64 i = 0; i < per_filter; ++i) {
-        if (p.filter_sets == 1) {  // the group's only unit
-          group_terms[i] = term_sum[to_size(i)];
-          group_nonzero[i] = nonzero_sum[to_size(i)];
-        } else {
+        }
+        u64* group_terms = &p.weight_term_sums[to_size(group * per_filter)];
+        u64* group_nonzero = &p.weight_nonzero_sums[to_size(group * per_filter)];
+        for (i64 i = 0; i < per_filter; ++i) {
+          if (chunks == 1) {  // the group's only unit
+            group_terms[i] = term_sum[to_size(i)];
+            group_nonzero[i] = nonzero_sum[to_size(i)];
+          } else {
 #pragma omp atomic
-          group_terms[i] += term_sum[to_size(i)];
+            group_terms[i] += term_sum[to_size(i)];
 #pragma omp atomic
-          group_nonzero[i] += nonzero_sum[to_size(i)];
+            group_nonzero[i] += nonzero_sum[to_size(i)];
+          }
         }
       }
     }
   }
 
+  if (!config.compute_cycles) return p;
+  p.fold = folds_first_layer(sh, config);
+  p.counted = cycles_shape(sh, config);
+  p.counted_out_h = p.counted.out_height();
+  p.counted_out_w = p.counted.out_width();
+  p.counted_padded_h = p.counted.padded_height();
+  p.counted_padded_w = p.counted.padded_width();
+  const bool diagonal = maps_diagonally(sh, config);
+  p.laconic_plan = step_plan(p.counted, config.geometry(Accelerator::laconic), diagonal);
+  p.pragmatic_plan = step_plan(p.counted, config.geometry(Accelerator::pragmatic), diagonal);
+  p.weight_max = weight_maxima(p.counted, p.laconic_plan, counted_weight_terms(p, tw));
   p.fixed_cycles = data_independent_cycles(sh, config, input.activation_precision.bits);
   return p;
 }
 
-// One sample's activation terms, zero-padded and stored column by column:
-// plane[c][x][y] for padded coordinates (y, x); padding holds 0 terms.
+// ---------------------------------------------------------------------------
+// Per-sample planes.
+
+// Activation terms, zero-padded and stored column by column: plane[c][x][y]
+// for padded coordinates (y, x); padding holds 0 terms.
 struct ActivationPlane {
   i64 padded_h = 0, padded_w = 0;
   std::vector<u8> terms;
@@ -227,6 +321,124 @@ ActivationPlane build_plane(const PreparedLayer& p, const u8* ta, bool parallel)
     }
   return plane;
 }
+
+// The folded layer's activation terms (§8), in the same column-major layout
+// (the folded layer has no padding).
+ActivationPlane build_folded_plane(const PreparedLayer& p, const u8* ta) {
+  const LayerShape& sh = p.shape;
+  const LayerShape& f = p.counted;
+  ActivationPlane plane;
+  plane.padded_h = f.height;
+  plane.padded_w = f.width;
+  plane.terms.assign(to_size(f.channels * f.width * f.height), 0);
+  for (i64 c2 = 0; c2 < f.channels; ++c2)
+    for (i64 x2 = 0; x2 < f.width; ++x2)
+      for (i64 y2 = 0; y2 < f.height; ++y2) {
+        i64 c = 0, y = 0, x = 0;
+        if (fold_activation_source(sh, c2, y2, x2, &c, &y, &x))
+          plane.terms[to_size((c2 * f.width + x2) * f.height + y2)] = ta[(c * sh.height + y) * sh.width + x];
+      }
+  return plane;
+}
+
+// Where the counted layer's activation (c, y, x) (padded coordinates) is in
+// the sample's own values [c][y][x], or −1 where it reads zero.
+i64 counted_source(const PreparedLayer& p, i64 c, i64 y, i64 x) {
+  const LayerShape& sh = p.shape;
+  i64 c0 = c, y0 = y - sh.padding.top, x0 = x - sh.padding.left;
+  if (p.fold) {
+    if (!fold_activation_source(sh, c, y, x, &c0, &y0, &x0)) return -1;
+  } else if (y0 < 0 || y0 >= sh.height || x0 < 0 || x0 >= sh.width) {
+    return -1;
+  }
+  return (c0 * sh.height + y0) * sh.width + x0;
+}
+
+// §9 Pragmatic's shifter cycles, before the max(1, ·) of a column, for each
+// (lane group, channel block, padded position) of the counted layer:
+// cost[group][block][x][y], column-major like the planes.
+struct PragmaticCosts {
+  i64 padded_h = 0, padded_w = 0, blocks = 0;
+  std::vector<u32> cost;
+  const u32* column(i64 group, i64 block, i64 x) const {
+    return &cost[to_size(((group * blocks + block) * padded_w + x) * padded_h)];
+  }
+};
+
+// The shifter over the lanes' term positions at one input position, in
+// 32-bit masks where the layer's values keep every position below 32.
+template <class Mask>
+inline u32 shifter_cost(std::vector<Mask>& lanes, std::size_t live, int bits) {
+  if (live == 0) return 0;
+  if (live == 1) return static_cast<u32>(popcount64(lanes[0]));
+  return pragmatic_shifter_cycles(lanes.data(), static_cast<i64>(live), bits);
+}
+
+template <class Mask>
+void pragmatic_costs_with(const PreparedLayer& p, const u64* positions, bool parallel, PragmaticCosts& costs) {
+  const StepPlan& plan = p.pragmatic_plan;
+  const LayerShape& sh = p.shape;
+  const i64 units = plan.groups * plan.channel_blocks;
+  const int bits = p.config.shifter_bits;
+  const i64 plane = sh.height * sh.width;
+#pragma omp parallel if (parallel)
+  {
+    std::vector<i64> channels;
+    std::vector<Mask> lanes;
+#pragma omp for schedule(dynamic)
+    for (i64 unit = 0; unit < units; ++unit) {
+      const i64 group = unit / plan.channel_blocks, block = unit % plan.channel_blocks;
+      channels.clear();
+      for (i64 lane = block * plan.lanes; lane < std::min((block + 1) * plan.lanes, plan.group_lanes); ++lane) {
+        const i64 c = plan.channel(group, lane);
+        if (c >= 0) channels.push_back(c);
+      }
+      lanes.resize(channels.size());
+      u32* out = &costs.cost[to_size(unit * costs.padded_w * costs.padded_h)];
+      if (p.fold) {  // the small first layer: through the fold's index map
+        for (i64 x = 0; x < costs.padded_w; ++x)
+          for (i64 y = 0; y < costs.padded_h; ++y) {
+            std::size_t live = 0;
+            for (const i64 c : channels) {
+              const i64 source = counted_source(p, c, y, x);
+              if (source >= 0 && positions[source] != 0) lanes[live++] = static_cast<Mask>(positions[source]);
+            }
+            out[x * costs.padded_h + y] = shifter_cost(lanes, live, bits);
+          }
+        continue;
+      }
+      // Padding positions cost 0: only the input's own positions are visited,
+      // row by row through each lane's channel plane.
+      for (i64 y = 0; y < sh.height; ++y)
+        for (i64 x = 0; x < sh.width; ++x) {
+          std::size_t live = 0;
+          const i64 offset = y * sh.width + x;
+          for (const i64 c : channels) {
+            const u64 e = positions[c * plane + offset];
+            lanes[live] = static_cast<Mask>(e);
+            live += e != 0;
+          }
+          out[(x + sh.padding.left) * costs.padded_h + y + sh.padding.top] = shifter_cost(lanes, live, bits);
+        }
+    }
+  }
+}
+
+PragmaticCosts pragmatic_costs(const PreparedLayer& p, const u64* positions, bool parallel) {
+  const StepPlan& plan = p.pragmatic_plan;
+  PragmaticCosts costs;
+  costs.padded_h = p.counted_padded_h;
+  costs.padded_w = p.counted_padded_w;
+  costs.blocks = plan.channel_blocks;
+  costs.cost.assign(to_size(plan.groups * plan.channel_blocks * costs.padded_w * costs.padded_h), 0);
+  // Magnitudes below 2^30 have no term position above 31 in any encoding (§3a).
+  if (p.activation_precision.bits <= 29) pragmatic_costs_with<u32>(p, positions, parallel, costs);
+  else pragmatic_costs_with<u64>(p, positions, parallel, costs);
+  return costs;
+}
+
+// ---------------------------------------------------------------------------
+// Work (§4).
 
 // §4 from the factorized sums of one sample (model.hpp).
 Work work_from_sums(const PreparedLayer& p, u64 laconic, u64 nonzero_pairs, u64 activation_terms) {
@@ -292,68 +504,6 @@ Work conv_work(const PreparedLayer& p, const ActivationPlane& plane, bool parall
   return work_from_sums(p, laconic, nonzero_pairs, activation_terms);
 }
 
-// §5 for a conv layer: Σ over steps of max(1, max over lanes of
-// (max over the window set of t(a)) · (max over the filter set of t(w))).
-Cycles conv_cycles(const PreparedLayer& p, const ActivationPlane& plane, bool parallel) {
-  const LayerShape& sh = p.shape;
-  const Geometry& geo = p.config.geometry(Accelerator::laconic);
-  const i64 windows = p.out_h * p.out_w;
-  const i64 rs = sh.kernel_height * sh.kernel_width;
-  const i64 lanes = geo.lanes;
-  u64 laconic = 0;
-  const i64 units = sh.groups * p.window_sets;
-#pragma omp parallel if (parallel)
-  {
-    // [r][s][c']: the window set's maximum activation term per lane and offset.
-    std::vector<u8> act_max(to_size(rs * p.cg));
-#pragma omp for schedule(dynamic) reduction(+ : laconic)
-    for (i64 unit = 0; unit < units; ++unit) {
-      const i64 group = unit / p.window_sets;
-      const i64 first = (unit % p.window_sets) * geo.columns;
-      const i64 last = std::min(first + geo.columns, windows);  // exclusive
-      std::fill(act_max.begin(), act_max.end(), u8{0});
-      // The set's windows run down columns ow, oh fastest; take each column's
-      // run of oh at once.
-      for (i64 window = first; window < last;) {
-        const i64 ow = window / p.out_h;
-        const i64 oh_first = window % p.out_h;
-        const i64 oh_last = std::min(p.out_h, oh_first + (last - window));  // exclusive
-        window += oh_last - oh_first;
-        for (i64 ci = 0; ci < p.cg; ++ci) {
-          const i64 c = group * p.cg + ci;
-          for (i64 s = 0; s < sh.kernel_width; ++s) {
-            const u8* col = plane.column(c, ow * sh.stride_w + s);
-            for (i64 r = 0; r < sh.kernel_height; ++r) {
-              u8 m = 0;
-              const u8* y = col + r + oh_first * sh.stride_h;
-              for (i64 oh = oh_first; oh < oh_last; ++oh, y += sh.stride_h) m = std::max(m, *y);
-              u8& dest = act_max[to_size((r * sh.kernel_width + s) * p.cg + ci)];
-              dest = std::max(dest, m);
-            }
-          }
-        }
-      }
-      for (i64 filter_set = 0; filter_set < p.filter_sets; ++filter_set) {
-        const u8* w_max = &p.weight_max[to_size((group * p.filter_sets + filter_set) * rs * p.cg)];
-        for (i64 rs_index = 0; rs_index < rs; ++rs_index) {
-          const u8* a_row = &act_max[to_size(rs_index * p.cg)];
-          const u8* w_row = &w_max[to_size(rs_index * p.cg)];
-          for (i64 block = 0; block < p.cg; block += lanes) {
-            const i64 end = std::min(block + lanes, p.cg);
-            unsigned slowest = 1;  // a step costs at least 1
-            for (i64 l = block; l < end; ++l)
-              slowest = std::max(slowest, static_cast<unsigned>(a_row[l]) * w_row[l]);
-            laconic += slowest;
-          }
-        }
-      }
-    }
-  }
-  Cycles cycles = p.fixed_cycles;
-  cycles.laconic = laconic;
-  return cycles;
-}
-
 // §4 for an FC layer: Σ_c f(a_c) · Σ_k g(w_kc).
 Work fc_work(const PreparedLayer& p, const u8* ta) {
   u64 laconic = 0, nonzero_pairs = 0, activation_terms = 0;
@@ -365,43 +515,264 @@ Work fc_work(const PreparedLayer& p, const u8* ta) {
   return work_from_sums(p, laconic, nonzero_pairs, activation_terms);
 }
 
-// §5 for an FC layer: block costs from the filter-set maxima, then the column
-// recurrence.
-Cycles fc_cycles(const PreparedLayer& p, const u8* ta) {
-  const i64 channels = p.shape.channels;
-  const i64 lanes = p.config.geometry(Accelerator::laconic).lanes;
-  std::vector<u64> cost(to_size(p.filter_sets * p.channel_blocks));
-  for (i64 filter_set = 0; filter_set < p.filter_sets; ++filter_set) {
-    const u8* w_max = &p.weight_max[to_size(filter_set * channels)];
-    for (i64 block = 0; block < p.channel_blocks; ++block) {
-      unsigned slowest = 1;
-      for (i64 l = block * lanes; l < std::min((block + 1) * lanes, channels); ++l)
-        slowest = std::max(slowest, static_cast<unsigned>(ta[l]) * w_max[l]);
-      cost[to_size(filter_set * p.channel_blocks + block)] = slowest;
+// ---------------------------------------------------------------------------
+// Conv cycles (§5, §8, §9) on the counted layer.
+
+// Visits the windows [first, last) of a window set as runs down one output
+// column: visit(ow, oh_first, oh_last) for each run (oh varies fastest, §5).
+template <class Visit>
+void for_each_window_run(i64 first, i64 last, i64 out_h, Visit visit) {
+  for (i64 window = first; window < last;) {
+    const i64 ow = window / out_h;
+    const i64 oh_first = window % out_h;
+    const i64 oh_last = std::min(out_h, oh_first + (last - window));  // exclusive
+    visit(ow, oh_first, oh_last);
+    window += oh_last - oh_first;
+  }
+}
+
+// Laconic in lockstep (R = 0): Σ over steps of max(1, max over lanes of
+// (max over the window set of t(a)) · (max over the filter set of t(w))).
+u64 laconic_lockstep(const PreparedLayer& p, const ActivationPlane& plane, bool parallel) {
+  const LayerShape& sh = p.counted;
+  const StepPlan& plan = p.laconic_plan;
+  const i64 rs = plan.kernel_offsets;
+  const i64 lanes = plan.group_lanes;
+  u64 cycles = 0;
+  const i64 units = plan.groups * plan.window_sets;
+#pragma omp parallel if (parallel)
+  {
+    // [r·S+s][lane]: the window set's maximum activation term per lane and offset.
+    std::vector<u8> act_max(to_size(rs * lanes));
+#pragma omp for schedule(dynamic) reduction(+ : cycles)
+    for (i64 unit = 0; unit < units; ++unit) {
+      const i64 group = unit / plan.window_sets;
+      const i64 first = (unit % plan.window_sets) * plan.columns;
+      std::fill(act_max.begin(), act_max.end(), u8{0});
+      for_each_window_run(first, std::min(first + plan.columns, plan.windows), p.counted_out_h,
+                          [&](i64 ow, i64 oh_first, i64 oh_last) {
+                            for (i64 lane = 0; lane < lanes; ++lane) {
+                              const i64 c = plan.channel(group, lane);
+                              if (c < 0) continue;
+                              for (i64 s = 0; s < sh.kernel_width; ++s) {
+                                const u8* col = plane.column(c, ow * sh.stride_w + s);
+                                for (i64 r = 0; r < sh.kernel_height; ++r) {
+                                  u8 m = 0;
+                                  const u8* y = col + r + oh_first * sh.stride_h;
+                                  for (i64 oh = oh_first; oh < oh_last; ++oh, y += sh.stride_h) m = std::max(m, *y);
+                                  u8& dest = act_max[to_size((r * sh.kernel_width + s) * lanes + lane)];
+                                  dest = std::max(dest, m);
+                                }
+                              }
+                            }
+                          });
+      for (i64 filter_set = 0; filter_set < plan.filter_sets; ++filter_set) {
+        const u8* w_max = &p.weight_max[to_size((group * plan.filter_sets + filter_set) * rs * lanes)];
+        for (i64 rs_index = 0; rs_index < rs; ++rs_index) {
+          const u8* a_row = &act_max[to_size(rs_index * lanes)];
+          const u8* w_row = &w_max[to_size(rs_index * lanes)];
+          for (i64 block = 0; block < lanes; block += plan.lanes) {
+            const i64 end = std::min(block + plan.lanes, lanes);
+            unsigned slowest = 1;  // a step costs at least 1
+            for (i64 l = block; l < end; ++l) slowest = std::max(slowest, static_cast<unsigned>(a_row[l]) * w_row[l]);
+            cycles += slowest;
+          }
+        }
+      }
     }
   }
-  Cycles cycles = p.fixed_cycles;
-  cycles.laconic = fc_recurrence(cost, p.config.geometry(Accelerator::laconic));
   return cycles;
 }
 
-SampleResult profile_sample(const PreparedLayer& p, const TensorSource& activations, u64 n, std::vector<u8>& ta,
+// Pragmatic in lockstep (R = 0): each step costs the largest column cost of
+// its window set; the steps of every filter set are the same.
+u64 pragmatic_lockstep(const PreparedLayer& p, const PragmaticCosts& costs, bool parallel) {
+  const LayerShape& sh = p.counted;
+  const StepPlan& plan = p.pragmatic_plan;
+  u64 cycles = 0;
+  const i64 units = plan.groups * plan.window_sets;
+#pragma omp parallel for schedule(dynamic) reduction(+ : cycles) if (parallel)
+  for (i64 unit = 0; unit < units; ++unit) {
+    const i64 group = unit / plan.window_sets;
+    const i64 first = (unit % plan.window_sets) * plan.columns;
+    u64 steps = 0;
+    for (i64 s = 0; s < sh.kernel_width; ++s)
+      for (i64 r = 0; r < sh.kernel_height; ++r)
+        for (i64 block = 0; block < plan.channel_blocks; ++block) {
+          u32 slowest = 1;
+          for_each_window_run(first, std::min(first + plan.columns, plan.windows), p.counted_out_h,
+                              [&](i64 ow, i64 oh_first, i64 oh_last) {
+                                const u32* y = costs.column(group, block, ow * sh.stride_w + s) + r +
+                                               oh_first * sh.stride_h;
+                                for (i64 oh = oh_first; oh < oh_last; ++oh, y += sh.stride_h)
+                                  slowest = std::max(slowest, *y);
+                              });
+          steps += slowest;
+        }
+    cycles += steps * static_cast<u64>(plan.filter_sets);
+  }
+  return cycles;
+}
+
+// §8 column clock over every step of one sample, in order: group, window
+// set, filter set, s, r, channel block. column_cost(group, filter set, r, s,
+// block, oh, ow) is the cost of the column holding window (oh, ow), ≥ 1.
+template <class ColumnCost>
+u64 clocked_cycles(const PreparedLayer& p, const StepPlan& plan, int registers, ColumnCost column_cost) {
+  const LayerShape& sh = p.counted;
+  std::vector<u64> finish(to_size(plan.columns)), history(to_size(registers) + 1);
+  ColumnClock clock(plan.columns, registers, finish.data(), history.data());
+  std::vector<i64> window_oh(to_size(plan.columns)), window_ow(to_size(plan.columns));
+  for (i64 group = 0; group < plan.groups; ++group)
+    for (i64 window_set = 0; window_set < plan.window_sets; ++window_set) {
+      const i64 first = window_set * plan.columns;
+      const i64 held = std::min(plan.columns, plan.windows - first);  // columns holding a window
+      for (i64 c = 0; c < held; ++c) {
+        window_oh[to_size(c)] = (first + c) % p.counted_out_h;
+        window_ow[to_size(c)] = (first + c) / p.counted_out_h;
+      }
+      for (i64 filter_set = 0; filter_set < plan.filter_sets; ++filter_set)
+        for (i64 s = 0; s < sh.kernel_width; ++s)
+          for (i64 r = 0; r < sh.kernel_height; ++r)
+            for (i64 block = 0; block < plan.channel_blocks; ++block)
+              clock.step([&](i64 c) -> u64 {
+                if (c >= held) return 0;  // an idle column of a partial window set
+                return column_cost(group, filter_set, r, s, block, window_oh[to_size(c)], window_ow[to_size(c)]);
+              });
+    }
+  return clock.cycles();
+}
+
+u64 laconic_clocked(const PreparedLayer& p, const ActivationPlane& plane) {
+  const LayerShape& sh = p.counted;
+  const StepPlan& plan = p.laconic_plan;
+  const i64 rs = plan.kernel_offsets;
+  return clocked_cycles(p, plan, p.config.registers(Accelerator::laconic),
+                        [&](i64 group, i64 filter_set, i64 r, i64 s, i64 block, i64 oh, i64 ow) -> u64 {
+                          const i64 rs_index = r * sh.kernel_width + s;
+                          const u8* w_row = &p.weight_max[to_size(
+                              ((group * plan.filter_sets + filter_set) * rs + rs_index) * plan.group_lanes)];
+                          const i64 x = ow * sh.stride_w + s, y = oh * sh.stride_h + r;
+                          unsigned slowest = 1;
+                          for (i64 l = block * plan.lanes; l < std::min((block + 1) * plan.lanes, plan.group_lanes);
+                               ++l) {
+                            const i64 c = plan.channel(group, l);
+                            if (c >= 0) slowest = std::max(slowest, static_cast<unsigned>(plane.column(c, x)[y]) * w_row[l]);
+                          }
+                          return slowest;
+                        });
+}
+
+u64 pragmatic_clocked(const PreparedLayer& p, const PragmaticCosts& costs) {
+  const LayerShape& sh = p.counted;
+  return clocked_cycles(p, p.pragmatic_plan, p.config.registers(Accelerator::pragmatic),
+                        [&](i64 group, i64, i64 r, i64 s, i64 block, i64 oh, i64 ow) -> u64 {
+                          const u32 cost = costs.column(group, block, ow * sh.stride_w + s)[oh * sh.stride_h + r];
+                          return std::max<u32>(1, cost);
+                        });
+}
+
+Cycles conv_cycles(const PreparedLayer& p, const ActivationPlane& plane, const u8* ta, const u64* positions,
+                   bool parallel) {
+  Cycles cycles = p.fixed_cycles;
+  const ActivationPlane folded = p.fold ? build_folded_plane(p, ta) : ActivationPlane{};
+  const ActivationPlane& counted = p.fold ? folded : plane;
+  cycles.laconic = p.config.registers(Accelerator::laconic) == 0 ? laconic_lockstep(p, counted, parallel)
+                                                                 : laconic_clocked(p, counted);
+  const PragmaticCosts costs = pragmatic_costs(p, positions, parallel);
+  cycles.pragmatic = p.config.registers(Accelerator::pragmatic) == 0 ? pragmatic_lockstep(p, costs, parallel)
+                                                                     : pragmatic_clocked(p, costs);
+  return cycles;
+}
+
+// ---------------------------------------------------------------------------
+// FC cycles (§5, §9): block costs, then the column recurrence at each
+// accelerator's own geometry.
+
+u64 recurrence(const std::vector<u64>& cost, const Geometry& geo) {
+  std::vector<u64> busy(to_size(geo.columns));
+  return fc_recurrence(cost.size(), geo.columns, busy.data(), [&](u64 i) { return cost[to_size(i)]; });
+}
+
+Cycles fc_cycles(const PreparedLayer& p, const u8* ta, const u64* positions) {
+  const i64 channels = p.shape.channels;
+  Cycles cycles = p.fixed_cycles;
+
+  const Geometry& lac = p.config.geometry(Accelerator::laconic);
+  const FcBlocks lac_blocks = fc_blocks(p.shape, lac);
+  std::vector<u64> cost(to_size(static_cast<i64>(lac_blocks.blocks())));
+  for (i64 filter_set = 0; filter_set < lac_blocks.filter_sets; ++filter_set) {
+    const u8* w_max = &p.weight_max[to_size(filter_set * channels)];
+    for (i64 block = 0; block < lac_blocks.channel_blocks; ++block) {
+      unsigned slowest = 1;
+      for (i64 l = block * lac.lanes; l < std::min((block + 1) * lac.lanes, channels); ++l)
+        slowest = std::max(slowest, static_cast<unsigned>(ta[l]) * w_max[l]);
+      cost[to_size(filter_set * lac_blocks.channel_blocks + block)] = slowest;
+    }
+  }
+  cycles.laconic = recurrence(cost, lac);
+
+  // Pragmatic's block cost depends on the activations alone: once per block.
+  const Geometry& prag = p.config.geometry(Accelerator::pragmatic);
+  const FcBlocks prag_blocks = fc_blocks(p.shape, prag);
+  std::vector<u64> block_cost(to_size(prag_blocks.channel_blocks));
+  std::vector<u64> lanes(to_size(prag.lanes));
+  for (i64 block = 0; block < prag_blocks.channel_blocks; ++block) {
+    const i64 begin = block * prag.lanes, end = std::min(begin + prag.lanes, channels);
+    std::copy(positions + begin, positions + end, lanes.begin());
+    block_cost[to_size(block)] =
+        std::max<u64>(1, pragmatic_shifter_cycles(lanes.data(), end - begin, p.config.shifter_bits));
+  }
+  cost.assign(to_size(static_cast<i64>(prag_blocks.blocks())), 0);
+  for (std::size_t i = 0; i < cost.size(); ++i) cost[i] = block_cost[i % block_cost.size()];
+  cycles.pragmatic = recurrence(cost, prag);
+  return cycles;
+}
+
+// ---------------------------------------------------------------------------
+
+// A sample's terms and term positions, reused from sample to sample and
+// never cleared: every value is written before it is read.
+template <class T>
+class Scratch {
+ public:
+  T* get(u64 count) {
+    if (count > capacity_) {
+      data_.reset(new T[count]);
+      capacity_ = count;
+    }
+    return data_.get();
+  }
+
+ private:
+  std::unique_ptr<T[]> data_;
+  u64 capacity_ = 0;
+};
+
+struct SampleScratch {
+  Scratch<u8> terms;
+  Scratch<u64> positions;
+};
+
+SampleResult profile_sample(const PreparedLayer& p, const TensorSource& activations, u64 n, SampleScratch& scratch,
                             TermStats& stats, bool parallel) {
   const u64 per_sample = static_cast<u64>(p.shape.activations_per_sample());
-  ta.resize(per_sample);
-  read_terms(activations, n * per_sample, per_sample, p.config.encoding, ta.data(), stats, parallel);
+  const bool cycles = p.config.compute_cycles;
+  u8* ta = scratch.terms.get(per_sample);
+  u64* positions = cycles ? scratch.positions.get(per_sample) : nullptr;
+  read_terms(activations, n * per_sample, per_sample, p.config.encoding, ta, positions, stats, parallel);
   SampleResult result;
   result.sample = n;
   result.macs = p.macs;
   if (p.shape.type == LayerType::fc) {
-    if (p.config.compute_work) result.work = fc_work(p, ta.data());
-    if (p.config.compute_cycles) result.cycles = fc_cycles(p, ta.data());
+    if (p.config.compute_work) result.work = fc_work(p, ta);
+    if (cycles) result.cycles = fc_cycles(p, ta, positions);
     return result;
   }
-  if (!p.config.compute_work && !p.config.compute_cycles) return result;
-  const ActivationPlane plane = build_plane(p, ta.data(), parallel);
+  if (!p.config.compute_work && !cycles) return result;
+  const ActivationPlane plane = build_plane(p, ta, parallel);
   if (p.config.compute_work) result.work = conv_work(p, plane, parallel);
-  if (p.config.compute_cycles) result.cycles = conv_cycles(p, plane, parallel);
+  if (cycles) result.cycles = conv_cycles(p, plane, ta, positions, parallel);
   return result;
 }
 
@@ -427,23 +798,23 @@ class CpuEngine final : public Engine {
     const i64 count = static_cast<i64>(range.size());
     TermStats activation_terms;
     if (range.size() < static_cast<u64>(2 * threads)) {
-      std::vector<u8> ta;
+      SampleScratch scratch;
       for (i64 i = 0; i < count; ++i)
-        result.per_sample[to_size(i)] = profile_sample(p, *input.activations, range.begin + static_cast<u64>(i), ta,
-                                                       activation_terms, /*parallel=*/true);
+        result.per_sample[to_size(i)] = profile_sample(p, *input.activations, range.begin + static_cast<u64>(i),
+                                                       scratch, activation_terms, /*parallel=*/true);
       result.activation_terms = activation_terms;
       return result;
     }
     FirstError error;
 #pragma omp parallel
     {
-      std::vector<u8> ta;
+      SampleScratch scratch;
       TermStats local;
 #pragma omp for schedule(dynamic)
       for (i64 i = 0; i < count; ++i) {
         try {
-          result.per_sample[to_size(i)] = profile_sample(p, *input.activations, range.begin + static_cast<u64>(i), ta,
-                                                         local, /*parallel=*/false);
+          result.per_sample[to_size(i)] = profile_sample(p, *input.activations, range.begin + static_cast<u64>(i),
+                                                         scratch, local, /*parallel=*/false);
         } catch (...) {
           error.record(i);
         }

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <sstream>
@@ -237,8 +238,18 @@ class SourceWithBadValue final : public TensorSource {
 // The fast engines, by name: cpu; the cuda engine's logic emulated on the CPU
 // with its default plan, with one-sample batches on three slots, and with a
 // device budget that forces small batches; cuda itself.
+// LACONIC_TEST_ENGINES (comma-separated names) narrows the list, e.g. to
+// "cuda" on a GPU machine or "cpu" while working on one engine.
 inline std::vector<std::string> fast_engine_names() {
-  return {"cpu", "emulated", "emulated_one_sample_batches", "emulated_tight_budget", "cuda"};
+  const std::vector<std::string> all = {"cpu", "emulated", "emulated_one_sample_batches", "emulated_tight_budget",
+                                        "cuda"};
+  const char* only = std::getenv("LACONIC_TEST_ENGINES");
+  if (only == nullptr || *only == '\0') return all;
+  std::vector<std::string> chosen;
+  const std::string list = std::string(",") + only + ",";
+  for (const std::string& name : all)
+    if (list.find("," + name + ",") != std::string::npos) chosen.push_back(name);
+  return chosen;
 }
 
 inline bool cuda_usable() {

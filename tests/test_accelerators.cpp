@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <random>
+#include <set>
 #include <vector>
 
 #include "engine_cases.hpp"
@@ -61,6 +63,53 @@ TEST(PragmaticShifter, TheSharedFunctionFollowsThePseudoCode) {
   }
   std::uint64_t empty[2] = {0, 0};
   EXPECT_EQ(pragmatic_shifter_cycles(empty, 2, 2), 0u);  // the caller's max(1, ·) makes it a cycle
+}
+
+// §9's pseudo-code with sets, against the shared function on random lanes of
+// 32- and 64-bit masks, for every B that matters.
+unsigned literal_shifter(const std::vector<std::uint64_t>& masks, int bits) {
+  std::vector<std::set<int>> lanes;
+  for (std::uint64_t m : masks) {
+    std::set<int> e;
+    for (int p = 0; p < 64; ++p)
+      if ((m >> p) & 1) e.insert(p);
+    lanes.push_back(e);
+  }
+  unsigned cycles = 0;
+  for (;;) {
+    int o = 1000;
+    for (const auto& e : lanes)
+      if (!e.empty()) o = std::min(o, *e.begin());
+    if (o == 1000) return cycles;
+    for (auto& e : lanes)
+      if (!e.empty() && (bits < 0 || *e.begin() <= o + (1 << bits) - 1)) e.erase(e.begin());
+    ++cycles;
+  }
+}
+
+TEST(PragmaticShifter, RandomLanesAgainstThePseudoCode) {
+  std::mt19937_64 rng(5);
+  for (int trial = 0; trial < 4000; ++trial) {
+    const int lanes = 1 + static_cast<int>(rng() % 17);
+    const bool wide = trial % 2 == 1;
+    std::vector<std::uint64_t> masks(static_cast<std::size_t>(lanes));
+    for (auto& m : masks) {
+      m = rng() & rng();  // about a quarter of the bits set
+      if (!wide) m &= 0xffffffffu;
+      else m &= (std::uint64_t{1} << 34) - 1;  // positions of 32-bit magnitudes reach 33
+      if (rng() % 4 == 0) m = 0;
+    }
+    for (int bits : {0, 1, 2, 3, 4, 5, 6, 7, kShifterUnbounded}) {
+      const unsigned expected = literal_shifter(masks, bits);
+      if (wide) {
+        std::vector<std::uint64_t> scratch = masks;
+        ASSERT_EQ(pragmatic_shifter_cycles(scratch.data(), lanes, bits), expected) << "trial " << trial << " B " << bits;
+      } else {
+        std::vector<std::uint32_t> scratch(masks.begin(), masks.end());
+        ASSERT_EQ(pragmatic_shifter_cycles(scratch.data(), lanes, bits), expected) << "trial " << trial << " B " << bits;
+      }
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------

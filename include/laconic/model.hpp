@@ -143,11 +143,15 @@ StepPlan step_plan(const LayerShape& shape, const Geometry& geometry, bool diago
 // smallest remaining position is at most o + 2^B − 1 consumes it. Returns
 // the cycles until every lane is empty (0 when all are empty; callers apply
 // the max(1, ·) of a column that holds a window). `positions` (term position
-// masks, §3a) is scratch, left in any state. B = kShifterUnbounded (or B ≥ 6, whose reach
-// covers every position ≤ 33) gives max_l t(a_l).
-LACONIC_HOST_DEVICE inline unsigned pragmatic_shifter_cycles(std::uint64_t* positions, std::int64_t lanes,
-                                                             int shifter_bits) {
-  if (shifter_bits < 0 || shifter_bits >= 6) {
+// masks, §3a; 32-bit masks where every position is below 32, as for values
+// of up to 29 bits) is scratch, left in any state. B = kShifterUnbounded (or
+// a reach that covers every position of the mask) gives max_l t(a_l). The
+// lanes are visited without a branch each, so that the compiler can keep
+// several in one vector register.
+template <class Mask>
+LACONIC_HOST_DEVICE inline unsigned pragmatic_shifter_cycles(Mask* positions, std::int64_t lanes, int shifter_bits) {
+  constexpr int kBits = static_cast<int>(8 * sizeof(Mask));
+  if (shifter_bits < 0 || (1 << (shifter_bits < 8 ? shifter_bits : 8)) - 1 >= kBits - 1) {
     int most = 0;
     for (std::int64_t l = 0; l < lanes; ++l) {
       const int t = popcount64(positions[l]);
@@ -158,12 +162,12 @@ LACONIC_HOST_DEVICE inline unsigned pragmatic_shifter_cycles(std::uint64_t* posi
   const int reach = (1 << shifter_bits) - 1;
   unsigned cycles = 0;
   for (;;) {
-    std::uint64_t lowest = 0;  // the lowest remaining position of every lane, OR-ed
+    Mask lowest = 0;  // every lane's lowest remaining position (a power of two), OR-ed
     for (std::int64_t l = 0; l < lanes; ++l) lowest |= positions[l] & (~positions[l] + 1);
     if (lowest == 0) return cycles;
-    const int limit = lowest_bit(lowest) + reach;
-    for (std::int64_t l = 0; l < lanes; ++l)
-      if (positions[l] != 0 && lowest_bit(positions[l]) <= limit) positions[l] &= positions[l] - 1;
+    const int limit = lowest_bit(lowest) + reach;  // the last position within reach
+    const Mask within = limit >= kBits - 1 ? static_cast<Mask>(~Mask{0}) : static_cast<Mask>((Mask{2} << limit) - 1);
+    for (std::int64_t l = 0; l < lanes; ++l) positions[l] ^= positions[l] & (~positions[l] + 1) & within;
     ++cycles;
   }
 }
