@@ -12,6 +12,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cxxopts.hpp>
@@ -136,18 +137,26 @@ int main(int argc, char** argv) {
 
     // What one image asks of an engine, from the shapes alone: the values read
     // and narrowed on the host, the bytes of magnitudes the cuda engine moves
-    // to the device, and the §5 steps of the conv layers.
-    std::uint64_t image_values = 0, image_bytes = 0, image_steps = 0;
+    // to the device, and the conv layers' steps of each accelerator at its own
+    // geometry, with the depthwise mapping and the first-layer fold (§8).
+    std::uint64_t image_values = 0, image_bytes = 0;
+    std::array<std::uint64_t, laconic::kAcceleratorCount> image_steps{};
     for (const auto& layer : net.layers) {
       const auto values = static_cast<std::uint64_t>(layer.shape.activations_per_sample());
       image_values += values;
       image_bytes += values * static_cast<std::uint64_t>(laconic::grid::magnitude_bytes(layer.activation_precision));
-      if (layer.shape.type == laconic::LayerType::conv)
-        image_steps += laconic::step_plan(layer.shape, base.geometry(laconic::Accelerator::laconic), false).steps();
+      if (layer.shape.type != laconic::LayerType::conv) continue;
+      const laconic::LayerShape counted = laconic::cycles_shape(layer.shape, base);
+      const bool diagonal = laconic::maps_diagonally(layer.shape, base);
+      for (laconic::Accelerator a : laconic::kAccelerators)
+        image_steps[static_cast<std::size_t>(a)] += laconic::step_plan(counted, base.geometry(a), diagonal).steps();
     }
-    std::printf("per image: %llu activations, %llu bytes of magnitudes to a device, %llu conv steps (§5)\n",
-                static_cast<unsigned long long>(image_values), static_cast<unsigned long long>(image_bytes),
-                static_cast<unsigned long long>(image_steps));
+    std::printf("per image: %llu activations, %llu bytes of magnitudes to a device; conv steps (§8):",
+                static_cast<unsigned long long>(image_values), static_cast<unsigned long long>(image_bytes));
+    for (laconic::Accelerator a : laconic::kAccelerators)
+      std::printf(" %s %llu", std::string(laconic::to_string(a)).c_str(),
+                  static_cast<unsigned long long>(image_steps[static_cast<std::size_t>(a)]));
+    std::printf("\n");
 
     if (std::find(engines.begin(), engines.end(), "cuda") != engines.end()) {
       // What bounds the cuda engine: the device's own copy bandwidth for the

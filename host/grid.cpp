@@ -21,39 +21,96 @@ std::string mib(u64 bytes) {
   std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
   return buf;
 }
+
+LayerDims dims_of(const LayerShape& shape) {
+  LayerDims d;
+  d.channels = shape.channels;
+  d.height = shape.height;
+  d.width = shape.width;
+  d.filters = shape.filters;
+  d.kernel_h = shape.kernel_height;
+  d.kernel_w = shape.kernel_width;
+  d.stride_h = shape.stride_h;
+  d.stride_w = shape.stride_w;
+  d.pad_top = shape.padding.top;
+  d.pad_left = shape.padding.left;
+  d.groups = shape.groups;
+  d.out_h = shape.type == LayerType::fc ? 1 : shape.out_height();
+  d.out_w = shape.type == LayerType::fc ? 1 : shape.out_width();
+  d.cg = shape.channels_per_group();
+  d.kg = shape.filters_per_group();
+  d.rs = shape.kernel_height * shape.kernel_width;
+  d.per_sample = shape.activations_per_sample();
+  d.weights = shape.weight_count();
+  return d;
+}
+
+// An accelerator's steps on the counted layer `counted` (§8): an FC layer's
+// step plan is that of the 1×1 layer, whose steps are the recurrence's
+// blocks (model.hpp fc_blocks).
+AcceleratorParams accelerator_params(const LayerShape& counted, const ProfileConfig& config, Accelerator accelerator,
+                                     bool diagonal) {
+  AcceleratorParams a;
+  a.plan = step_plan(counted, config.geometry(accelerator), diagonal);
+  a.steps = a.plan.steps();
+  // R beyond the steps of a sample reads only M(j < 0) = 0, as R = steps does.
+  a.registers = std::min<i64>(config.registers(accelerator), static_cast<i64>(a.steps));
+  return a;
+}
+
 }  // namespace
 
 LayerParams make_params(const LayerShape& shape, const ProfileConfig& config) {
   LayerParams p;
-  p.fc = shape.type == LayerType::fc ? 1 : 0;
-  p.channels = shape.channels;
-  p.height = shape.height;
-  p.width = shape.width;
-  p.filters = shape.filters;
-  p.kernel_h = shape.kernel_height;
-  p.kernel_w = shape.kernel_width;
-  p.stride_h = shape.stride_h;
-  p.stride_w = shape.stride_w;
-  p.pad_top = shape.padding.top;
-  p.pad_left = shape.padding.left;
-  p.groups = shape.groups;
-  p.out_h = shape.type == LayerType::fc ? 1 : shape.out_height();
-  p.out_w = shape.type == LayerType::fc ? 1 : shape.out_width();
-  p.cg = shape.channels_per_group();
-  p.kg = shape.filters_per_group();
-  p.rs = shape.kernel_height * shape.kernel_width;
-  p.set_size = config.geometry(Accelerator::laconic).filters_in_flight();
-  p.columns = config.geometry(Accelerator::laconic).columns;
-  p.lanes = config.geometry(Accelerator::laconic).lanes;
-  const StepPlan counts = step_plan(shape, config.geometry(Accelerator::laconic), false);
-  p.filter_sets = counts.filter_sets;
-  p.window_sets = counts.window_sets;
-  p.channel_blocks = counts.channel_blocks;
-  p.per_sample = shape.activations_per_sample();
+  p.fc = shape.type == LayerType::fc;
+  p.shape = shape;
+  p.layer = dims_of(shape);
+  p.fold = folds_first_layer(shape, config);
+  const LayerShape counted = cycles_shape(shape, config);
+  p.counted = dims_of(counted);
+  const bool diagonal = maps_diagonally(shape, config);
+  p.pragmatic = accelerator_params(counted, config, Accelerator::pragmatic, diagonal);
+  p.laconic = accelerator_params(counted, config, Accelerator::laconic, diagonal);
+  p.shifter_bits = config.shifter_bits;
   p.encoding = config.encoding;
   p.work = config.compute_work;
   p.cycles = config.compute_cycles;
   return p;
+}
+
+SampleBytes sample_buffers(const LayerParams& p, int activation_magnitude_bytes) {
+  const u64 mb = static_cast<u64>(activation_magnitude_bytes);
+  SampleBytes b;
+  b.magnitudes = static_cast<u64>(p.layer.per_sample) * mb;
+  b.terms = static_cast<u64>(p.layer.per_sample);
+  b.accumulators = kAccumulators * sizeof(u64);
+  if (!p.cycles) return b;
+  if (p.fold) b.folded = static_cast<u64>(p.counted.per_sample) * (1 + mb);
+  // Laconic.
+  if (!p.fc && p.laconic.registers == 0) b.window_max = window_max_body_count(p, 1);
+  if (!p.fc && p.laconic.registers > 0)
+    b.column_costs = p.laconic.steps * static_cast<u64>(p.laconic.plan.columns) * sizeof(u16);
+  b.laconic_clock = clock_words(p.laconic, p.fc) * sizeof(u64);
+  // Pragmatic.
+  b.position_costs = position_cost_body_count(p, 1);
+  if (p.pragmatic.plan.lanes > kShifterLocalLanes)
+    b.shifter_scratch = b.position_costs * static_cast<u64>(p.pragmatic.plan.lanes) * sizeof(u64);
+  b.pragmatic_clock = clock_words(p.pragmatic, p.fc) * sizeof(u64);
+  return b;
+}
+
+WeightBytes weight_buffers(const LayerParams& p, int weight_magnitude_bytes) {
+  const u64 weights = static_cast<u64>(p.layer.weights);
+  WeightBytes b;
+  b.magnitudes = weights * static_cast<u64>(weight_magnitude_bytes);
+  b.terms = weights;
+  b.sums = weight_sums_body_count(p) * 2 * sizeof(u64);
+  b.histogram = kBins * sizeof(u64);
+  if (p.cycles) {
+    b.folded_terms = fold_weights_body_count(p);
+    b.maxima = weight_max_count(p);
+  }
+  return b;
 }
 
 int magnitude_bytes(const Precision& precision) {
@@ -66,17 +123,12 @@ BatchPlan plan_batches(const std::string& layer_name, const LayerParams& p, cons
                        const Precision& weight_precision, u64 samples, const GridOptions& options) {
   BatchPlan plan;
   plan.samples = samples;
-  const u64 weights = static_cast<u64>(p.filters * p.cg * p.rs);
-  const u64 sums = static_cast<u64>(p.groups * p.cg * p.rs);
-  const u64 maxima = static_cast<u64>(p.groups * p.filter_sets * p.rs * p.cg);
-  // Magnitudes and terms of the weights, §4 sums (two u64 each), §5 maxima,
-  // the weights' histogram.
-  plan.weight_bytes = weights * static_cast<u64>(magnitude_bytes(weight_precision) + 1) + sums * 2 * sizeof(u64) +
-                      maxima + kBins * sizeof(u64);
-  const u64 per_sample = static_cast<u64>(p.per_sample);
-  plan.staging_bytes_per_sample = per_sample * static_cast<u64>(magnitude_bytes(activation_precision));
-  plan.bytes_per_sample = plan.staging_bytes_per_sample + per_sample /* terms */ + act_max_bytes_per_sample(p) +
-                          busy_bytes_per_sample(p) + kAccumulators * sizeof(u64);
+  plan.weights = weight_buffers(p, magnitude_bytes(weight_precision));
+  plan.sample = sample_buffers(p, magnitude_bytes(activation_precision));
+  plan.weight_bytes = plan.weights.total();
+  plan.bytes_per_sample = plan.sample.total();
+  plan.staging_bytes_per_sample = plan.sample.magnitudes;
+  const u64 per_sample = static_cast<u64>(p.layer.per_sample);
   const u64 slots = static_cast<u64>(std::max(1, options.slots));
   const u64 fixed = plan.weight_bytes + slots * kBins * sizeof(u64) + kScratchAllowance;
   if (samples == 0) {
@@ -166,6 +218,65 @@ void histogram_of(const u8* terms, u64 count, TermStats& stats) {
   for (u64 i = 0; i < count; ++i) ++stats.histogram[terms[i]];
 }
 
+// A buffer of `samples` samples of `bytes_per_sample` bytes, as T.
+template <class T>
+std::vector<T> sample_buffer(u64 samples, u64 bytes_per_sample) {
+  return std::vector<T>(to_size(samples * bytes_per_sample / sizeof(T)));
+}
+
+// §5, §8, §9: Pragmatic's and Laconic's cycles of a batch, into the
+// accumulators, in the order the cuda engine launches them.
+template <class Magnitude>
+void cycles_of_batch(const LayerParams& p, u64 samples, const SampleBytes& bytes, const u8* terms,
+                     const Magnitude* magnitudes, const u8* weight_max, u64* acc) {
+  // The counted layer: the fold's copy, or the layer itself.
+  auto folded_terms = sample_buffer<u8>(samples, p.fold ? static_cast<u64>(p.counted.per_sample) : 0);
+  auto folded_magnitudes = sample_buffer<Magnitude>(samples, p.fold ? static_cast<u64>(p.counted.per_sample) * sizeof(Magnitude) : 0);
+  const u8* counted_terms = terms;
+  const Magnitude* counted_magnitudes = magnitudes;
+  if (p.fold) {
+    for_each_index(fold_activations_body_count(p, samples), [&](u64 i) {
+      fold_activations_body(i, p, terms, magnitudes, folded_terms.data(), folded_magnitudes.data());
+    });
+    counted_terms = folded_terms.data();
+    counted_magnitudes = folded_magnitudes.data();
+  }
+
+  // Laconic.
+  auto laconic_clock = sample_buffer<u64>(samples, bytes.laconic_clock);
+  if (p.fc) {
+    for_each_index(samples, [&](u64 i) { fc_laconic_body(i, p, counted_terms, weight_max, laconic_clock.data(), acc); });
+  } else if (p.laconic.registers == 0) {
+    auto window_max = sample_buffer<u8>(samples, bytes.window_max);
+    for_each_index(window_max_body_count(p, samples),
+                   [&](u64 i) { window_max_body(i, p, counted_terms, window_max.data()); });
+    for_each_index(laconic_step_body_count(p, samples),
+                   [&](u64 i) { laconic_step_body(i, p, window_max.data(), weight_max, acc); });
+  } else {
+    auto column_costs = sample_buffer<u16>(samples, bytes.column_costs);
+    for_each_index(laconic_step_body_count(p, samples),
+                   [&](u64 i) { column_cost_body(i, p, counted_terms, weight_max, column_costs.data()); });
+    for_each_index(samples, [&](u64 i) { laconic_scan_body(i, p, column_costs.data(), laconic_clock.data(), acc); });
+  }
+
+  // Pragmatic.
+  auto position_costs = sample_buffer<u8>(samples, bytes.position_costs);
+  auto scratch = sample_buffer<u64>(samples, bytes.shifter_scratch);
+  for_each_index(position_cost_body_count(p, samples), [&](u64 i) {
+    position_cost_body(i, p, counted_magnitudes, scratch.data(), position_costs.data());
+  });
+  auto pragmatic_clock = sample_buffer<u64>(samples, bytes.pragmatic_clock);
+  if (p.fc)
+    for_each_index(samples,
+                   [&](u64 i) { fc_pragmatic_body(i, p, position_costs.data(), pragmatic_clock.data(), acc); });
+  else if (p.pragmatic.registers == 0)
+    for_each_index(pragmatic_step_body_count(p, samples),
+                   [&](u64 i) { pragmatic_step_body(i, p, position_costs.data(), acc); });
+  else
+    for_each_index(samples,
+                   [&](u64 i) { pragmatic_scan_body(i, p, position_costs.data(), pragmatic_clock.data(), acc); });
+}
+
 class EmulatedBackend final : public Backend {
  public:
   explicit EmulatedBackend(int slots) : slots_(static_cast<std::size_t>(std::max(1, slots))) {}
@@ -177,21 +288,32 @@ class EmulatedBackend final : public Backend {
                         int weight_magnitude_bytes, const void* weight_magnitudes, u64 count) override {
     p_ = p;
     activation_bytes_ = activation_magnitude_bytes;
+    bytes_ = plan.sample;
     const u64 per_batch = std::max<u64>(plan.samples_per_batch, 1);
     for (Slot& slot : slots_) {
-      slot.staging.assign(to_size(per_batch * static_cast<u64>(p.per_sample) * static_cast<u64>(activation_bytes_)), 0);
+      slot.staging.assign(to_size(per_batch * bytes_.magnitudes), 0);
       slot.busy = false;
     }
     weight_terms_.assign(to_size(count), 0);
     terms_by_width(weight_magnitude_bytes, weight_magnitudes, count, p.encoding, weight_terms_.data());
     TermStats stats;
     histogram_of(weight_terms_.data(), count, stats);
-    term_sums_.assign(to_size(weight_body_count(p)), 0);
+    term_sums_.assign(to_size(weight_sums_body_count(p)), 0);
     nonzero_sums_.assign(term_sums_.size(), 0);
-    weight_max_.assign(to_size(static_cast<u64>(p.groups * p.filter_sets * p.rs * p.cg)), 0);
-    for_each_index(weight_body_count(p), [&](u64 i) {
-      weight_body(i, p_, weight_terms_.data(), term_sums_.data(), nonzero_sums_.data(), weight_max_.data());
+    for_each_index(weight_sums_body_count(p), [&](u64 i) {
+      weight_sums_body(i, p_, weight_terms_.data(), term_sums_.data(), nonzero_sums_.data());
     });
+    weight_max_.assign(to_size(plan.weights.maxima), 0);
+    if (p.cycles) {
+      std::vector<u8> folded(to_size(plan.weights.folded_terms));
+      const u8* counted = weight_terms_.data();
+      if (p.fold) {
+        for_each_index(fold_weights_body_count(p),
+                       [&](u64 i) { fold_weights_body(i, p_, weight_terms_.data(), folded.data()); });
+        counted = folded.data();
+      }
+      for_each_index(weight_max_body_count(p), [&](u64 i) { weight_max_body(i, p_, counted, weight_max_.data()); });
+    }
     return stats;
   }
 
@@ -201,35 +323,39 @@ class EmulatedBackend final : public Backend {
   void launch(int slot_index, u64 samples) override {
     Slot& slot = slots_[to_size(static_cast<u64>(slot_index))];
     if (slot.busy) throw Error("emulated backend: slot launched twice without finish");
-    const u64 values = samples * static_cast<u64>(p_.per_sample);
+    const LayerParams& p = p_;
+    const u64 values = samples * static_cast<u64>(p.layer.per_sample);
     std::vector<u8> terms(to_size(values));
-    terms_by_width(activation_bytes_, slot.staging.data(), values, p_.encoding, terms.data());
+    terms_by_width(activation_bytes_, slot.staging.data(), values, p.encoding, terms.data());
     slot.histogram = TermStats{};
     histogram_of(terms.data(), values, slot.histogram);
     slot.accumulators.assign(to_size(samples * kAccumulators), 0);
     u64* acc = slot.accumulators.data();
-    const LayerParams& p = p_;
-    if (p.fc) {
-      if (p.work)
+    if (p.work) {
+      if (p.fc)
         for_each_index(fc_work_body_count(p, samples), [&](u64 i) {
           fc_work_body(i, p, terms.data(), term_sums_.data(), nonzero_sums_.data(), acc);
         });
-      if (p.cycles) {
-        std::vector<u64> busy(to_size(samples * static_cast<u64>(p.columns)));
-        for_each_index(samples,
-                       [&](u64 i) { fc_cycles_body(i, p, terms.data(), weight_max_.data(), busy.data(), acc); });
-      }
-    } else {
-      if (p.work)
+      else
         for_each_index(conv_work_body_count(p, samples), [&](u64 i) {
           conv_work_body(i, p, terms.data(), term_sums_.data(), nonzero_sums_.data(), acc);
         });
-      if (p.cycles) {
-        std::vector<u8> act_max(to_size(samples * act_max_bytes_per_sample(p)));
-        for_each_index(act_max_body_count(p, samples),
-                       [&](u64 i) { act_max_body(i, p, terms.data(), act_max.data()); });
-        for_each_index(conv_step_body_count(p, samples),
-                       [&](u64 i) { conv_step_body(i, p, act_max.data(), weight_max_.data(), acc); });
+    }
+    if (p.cycles) {
+      const void* magnitudes = slot.staging.data();
+      switch (activation_bytes_) {
+        case 1:
+          cycles_of_batch(p, samples, bytes_, terms.data(), static_cast<const std::uint8_t*>(magnitudes),
+                          weight_max_.data(), acc);
+          break;
+        case 2:
+          cycles_of_batch(p, samples, bytes_, terms.data(), static_cast<const std::uint16_t*>(magnitudes),
+                          weight_max_.data(), acc);
+          break;
+        default:
+          cycles_of_batch(p, samples, bytes_, terms.data(), static_cast<const std::uint32_t*>(magnitudes),
+                          weight_max_.data(), acc);
+          break;
       }
     }
     slot.busy = true;
@@ -252,6 +378,7 @@ class EmulatedBackend final : public Backend {
   };
   std::vector<Slot> slots_;
   LayerParams p_;
+  SampleBytes bytes_;
   int activation_bytes_ = 1;
   std::vector<u8> weight_terms_, weight_max_;
   std::vector<u64> term_sums_, nonzero_sums_;
@@ -293,7 +420,8 @@ LayerResult GridEngine::profile(const LayerInput& input, SampleRange range, cons
   result.weight_terms =
       backend_->begin_layer(p, plan, activation_bytes, weight_bytes, weight_magnitudes.data(), weight_count);
 
-  // Cycles of the accelerators whose cost does not depend on the data (§5).
+  // Cycles of the accelerators whose cost does not depend on the data (§5,
+  // §8); the backend counts Pragmatic's and Laconic's.
   const Cycles fixed_cycles = data_independent_cycles(shape, config, input.activation_precision.bits);
 
   // Batches: fill slot b % slots while the others run; collect in order.
@@ -319,6 +447,7 @@ LayerResult GridEngine::profile(const LayerInput& input, SampleRange range, cons
                                      WorkSums{acc[kLaconicWork], acc[kNonzeroPairs], acc[kActivationTerms]});
       if (config.compute_cycles) {
         sample.cycles = fixed_cycles;
+        sample.cycles.pragmatic = acc[kPragmaticCycles];
         sample.cycles.laconic = acc[kLaconicCycles];
       }
     }
@@ -329,7 +458,8 @@ LayerResult GridEngine::profile(const LayerInput& input, SampleRange range, cons
       if (in_flight.size() == static_cast<std::size_t>(slots)) collect();
       const u64 first = range.begin + b * plan.samples_per_batch;
       const u64 count = std::min(plan.samples_per_batch, range.end - first);
-      read_magnitudes(*input.activations, first * static_cast<u64>(p.per_sample), count * static_cast<u64>(p.per_sample),
+      read_magnitudes(*input.activations, first * static_cast<u64>(p.layer.per_sample),
+                      count * static_cast<u64>(p.layer.per_sample),
                       input.activation_precision, backend_->staging(slot), true);
       backend_->launch(slot, count);
       in_flight.push_back({first, count, slot});

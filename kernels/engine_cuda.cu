@@ -3,11 +3,17 @@
 // that the host reads and narrows batch b+1 while the device copies and
 // computes batch b. Every runtime call and launch is checked.
 //
-// Per batch, on the slot's stream: copy the magnitudes in; terms (one byte
-// per value, computed once and reused by every metric); their histogram
-// (CUB); the §4 work sums; the §5 window-set maxima and step costs (or the
-// FC recurrence, one thread per sample); copy the per-sample sums and the
-// histogram out.
+// Per layer: the weights' terms, their histogram, the §4 sums and, for
+// cycles, the §8 fold of the weights and Laconic's weight maxima. Per batch,
+// on the slot's stream: copy the magnitudes in; terms (one byte per value,
+// computed once and reused by every metric); their histogram (CUB); the §4
+// work sums; for cycles, the §8 fold of the activations, then Laconic
+// (window-set maxima and step costs with R = 0, column costs and the column
+// clock with R ≥ 1, or the FC recurrence) and Pragmatic (§9 shifter cycles
+// per input position and lane block, then step costs, the column clock or
+// the FC recurrence); copy the per-sample sums and the histogram out. The
+// column clocks and the FC recurrences run one thread per sample (see
+// laconic/grid.hpp).
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -108,13 +114,26 @@ struct TermsOp {
   __device__ void operator()(u64 i) const { terms4_body(i, magnitudes, count, encoding, terms); }
 };
 
-struct WeightOp {
+struct WeightSumsOp {
   LayerParams p;
   const u8* weight_terms;
   u64* term_sums;
   u64* nonzero_sums;
+  __device__ void operator()(u64 i) const { weight_sums_body(i, p, weight_terms, term_sums, nonzero_sums); }
+};
+
+struct FoldWeightsOp {
+  LayerParams p;
+  const u8* weight_terms;
+  u8* folded_terms;
+  __device__ void operator()(u64 i) const { fold_weights_body(i, p, weight_terms, folded_terms); }
+};
+
+struct WeightMaxOp {
+  LayerParams p;
+  const u8* weight_terms;
   u8* weight_max;
-  __device__ void operator()(u64 i) const { weight_body(i, p, weight_terms, term_sums, nonzero_sums, weight_max); }
+  __device__ void operator()(u64 i) const { weight_max_body(i, p, weight_terms, weight_max); }
 };
 
 struct ConvWorkOp {
@@ -126,13 +145,6 @@ struct ConvWorkOp {
   __device__ void operator()(u64 i) const { conv_work_body(i, p, terms, term_sums, nonzero_sums, acc); }
 };
 
-struct ActMaxOp {
-  LayerParams p;
-  const u8* terms;
-  u8* act_max;
-  __device__ void operator()(u64 i) const { act_max_body(i, p, terms, act_max); }
-};
-
 struct FcWorkOp {
   LayerParams p;
   const u8* terms;
@@ -142,33 +154,118 @@ struct FcWorkOp {
   __device__ void operator()(u64 i) const { fc_work_body(i, p, terms, term_sums, nonzero_sums, acc); }
 };
 
-struct FcCyclesOp {
+template <class Magnitude>
+struct FoldActivationsOp {
+  LayerParams p;
+  const u8* terms;
+  const Magnitude* magnitudes;
+  u8* folded_terms;
+  Magnitude* folded_magnitudes;
+  __device__ void operator()(u64 i) const {
+    fold_activations_body(i, p, terms, magnitudes, folded_terms, folded_magnitudes);
+  }
+};
+
+struct WindowMaxOp {
+  LayerParams p;
+  const u8* terms;
+  u8* window_max;
+  __device__ void operator()(u64 i) const { window_max_body(i, p, terms, window_max); }
+};
+
+struct LaconicStepCostOp {
+  LayerParams p;
+  const u8* window_max;
+  const u8* weight_max;
+  __device__ unsigned operator()(u64 i, i64* sample) const {
+    return laconic_step_cost(i, p, window_max, weight_max, sample);
+  }
+};
+
+struct ColumnCostOp {
   LayerParams p;
   const u8* terms;
   const u8* weight_max;
-  u64* busy;
-  u64* acc;
-  __device__ void operator()(u64 i) const { fc_cycles_body(i, p, terms, weight_max, busy, acc); }
+  u16* column_costs;
+  __device__ void operator()(u64 i) const { column_cost_body(i, p, terms, weight_max, column_costs); }
 };
 
-// §5 step costs. Neighbouring steps mostly belong to the same sample: the
-// lanes of a warp that add to the same sample sum their costs (at most 32 ·
-// 32², no overflow) and one of them adds the total, instead of 32 atomics on
-// one address. The loop bound is uniform per block, so whole warps iterate.
-__global__ void conv_step_kernel(u64 count, LayerParams p, const u8* act_max, const u8* weight_max, u64* acc) {
+struct LaconicScanOp {
+  LayerParams p;
+  const u16* column_costs;
+  u64* clock;
+  u64* acc;
+  __device__ void operator()(u64 i) const { laconic_scan_body(i, p, column_costs, clock, acc); }
+};
+
+struct FcLaconicOp {
+  LayerParams p;
+  const u8* terms;
+  const u8* weight_max;
+  u64* clock;
+  u64* acc;
+  __device__ void operator()(u64 i) const { fc_laconic_body(i, p, terms, weight_max, clock, acc); }
+};
+
+template <class Magnitude>
+struct PositionCostOp {
+  LayerParams p;
+  const Magnitude* magnitudes;
+  u64* scratch;
+  u8* position_costs;
+  __device__ void operator()(u64 i) const { position_cost_body(i, p, magnitudes, scratch, position_costs); }
+};
+
+struct PragmaticStepCostOp {
+  LayerParams p;
+  const u8* position_costs;
+  __device__ unsigned operator()(u64 i, i64* sample) const { return pragmatic_step_cost(i, p, position_costs, sample); }
+};
+
+struct PragmaticScanOp {
+  LayerParams p;
+  const u8* position_costs;
+  u64* clock;
+  u64* acc;
+  __device__ void operator()(u64 i) const { pragmatic_scan_body(i, p, position_costs, clock, acc); }
+};
+
+struct FcPragmaticOp {
+  LayerParams p;
+  const u8* position_costs;
+  u64* clock;
+  u64* acc;
+  __device__ void operator()(u64 i) const { fc_pragmatic_body(i, p, position_costs, clock, acc); }
+};
+
+// Lockstep step costs (R = 0), summed per sample into accumulator `slot`,
+// each cost `repeat` times (Pragmatic's filter sets repeat its steps).
+// Neighbouring steps mostly belong to the same sample: the lanes of a warp
+// that add to the same sample sum their costs (at most 32 · 32², no
+// overflow) and one of them adds the total, instead of 32 atomics on one
+// address. The loop bound is uniform per block, so whole warps iterate.
+template <class CostOp>
+__global__ void step_sum_kernel(u64 count, CostOp op, u64 repeat, int slot, u64* acc) {
   const u64 step = static_cast<u64>(gridDim.x) * blockDim.x;
   for (u64 base = static_cast<u64>(blockIdx.x) * blockDim.x; base < count; base += step) {
     const u64 i = base + threadIdx.x;
     if (i < count) {
       i64 n = 0;
-      const unsigned cost = conv_step_cost(i, p, act_max, weight_max, &n);
+      const unsigned cost = op(i, &n);
       const unsigned same = __match_any_sync(__activemask(), static_cast<unsigned long long>(n));
       const unsigned total = __reduce_add_sync(same, cost);
       if (static_cast<int>(threadIdx.x % 32) == __ffs(static_cast<int>(same)) - 1)
-        atomicAdd(reinterpret_cast<unsigned long long*>(acc + n * kAccumulators + kLaconicCycles),
-                  static_cast<unsigned long long>(total));
+        atomicAdd(reinterpret_cast<unsigned long long*>(acc + n * kAccumulators + slot),
+                  static_cast<unsigned long long>(total) * repeat);
     }
   }
+}
+
+template <class CostOp>
+void launch_step_sums(u64 count, CostOp op, u64 repeat, int slot, u64* acc, cudaStream_t stream, const char* what) {
+  if (count == 0) return;
+  step_sum_kernel<<<blocks_for(count), kThreads, 0, stream>>>(count, op, repeat, slot, acc);
+  cuda_check(cudaGetLastError(), what, __FILE__, __LINE__);
 }
 
 void launch_terms(int bytes, const void* magnitudes, u64 count, Encoding encoding, u8* terms, cudaStream_t stream) {
@@ -255,23 +352,40 @@ class CudaBackend final : public Backend {
       LACONIC_CUDA_CALL(cudaStreamSynchronize(stream));
       for (std::size_t t = 0; t < kBins; ++t) stats.histogram[t] += static_cast<u64>(host_bins[t]);
     }
-    const u64 sums = weight_body_count(p);
+    const u64 sums = weight_sums_body_count(p);
     u64* term_sums = term_sums_.ensure(sums);
     u64* nonzero_sums = nonzero_sums_.ensure(sums);
-    u8* weight_max = weight_max_.ensure(static_cast<u64>(p.groups * p.filter_sets * p.rs * p.cg));
-    launch_each(sums, WeightOp{p, terms, term_sums, nonzero_sums, weight_max}, stream, "weight kernel");
+    launch_each(sums, WeightSumsOp{p, terms, term_sums, nonzero_sums}, stream, "weight sums kernel");
+    if (p.cycles) {
+      const u8* counted = terms;
+      if (p.fold) {
+        u8* folded = folded_weight_terms_.ensure(plan.weights.folded_terms);
+        launch_each(fold_weights_body_count(p), FoldWeightsOp{p, terms, folded}, stream, "weight fold kernel");
+        counted = folded;
+      }
+      u8* weight_max = weight_max_.ensure(plan.weights.maxima);
+      launch_each(weight_max_body_count(p), WeightMaxOp{p, counted, weight_max}, stream, "weight maxima kernel");
+    }
 
+    // Every buffer of SampleBytes, for a full batch.
+    const SampleBytes& b = plan.sample;
     const u64 per_batch = std::max<u64>(plan.samples_per_batch, 1);
-    const u64 values = per_batch * static_cast<u64>(p.per_sample);
     for (Slot& slot : slots_) {
-      slot.staging.ensure(values * static_cast<u64>(activation_bytes_));
-      slot.magnitudes.ensure(values * static_cast<u64>(activation_bytes_));
-      slot.terms.ensure(values);
-      slot.act_max.ensure(per_batch * act_max_bytes_per_sample(p));
-      slot.busy_columns.ensure(per_batch * static_cast<u64>(p.fc ? p.columns : 0));
-      slot.acc.ensure(per_batch * kAccumulators);
+      slot.staging.ensure(per_batch * b.magnitudes);
+      slot.magnitudes.ensure(per_batch * b.magnitudes);
+      slot.terms.ensure(per_batch * b.terms);
+      const u64 folded_values = p.fold && p.cycles ? per_batch * static_cast<u64>(p.counted.per_sample) : 0;
+      slot.folded_terms.ensure(folded_values);
+      slot.folded_magnitudes.ensure(per_batch * b.folded - folded_values);
+      slot.window_max.ensure(per_batch * b.window_max);
+      slot.column_costs.ensure(per_batch * b.column_costs / sizeof(u16));
+      slot.position_costs.ensure(per_batch * b.position_costs);
+      slot.shifter_scratch.ensure(per_batch * b.shifter_scratch / sizeof(u64));
+      slot.pragmatic_clock.ensure(per_batch * b.pragmatic_clock / sizeof(u64));
+      slot.laconic_clock.ensure(per_batch * b.laconic_clock / sizeof(u64));
+      slot.acc.ensure(per_batch * b.accumulators / sizeof(u64));
       slot.bins.ensure(kBins);
-      slot.acc_host.ensure(per_batch * kAccumulators * sizeof(u64));
+      slot.acc_host.ensure(per_batch * b.accumulators);
       slot.bins_host.ensure(kBins * sizeof(int));
       slot.in_flight = false;
     }
@@ -285,7 +399,7 @@ class CudaBackend final : public Backend {
     Slot& slot = slots_[static_cast<std::size_t>(slot_index)];
     const LayerParams& p = p_;
     cudaStream_t stream = slot.stream;
-    const u64 values = samples * static_cast<u64>(p.per_sample);
+    const u64 values = samples * static_cast<u64>(p.layer.per_sample);
     u8* terms = slot.terms.get();
     u64* acc = slot.acc.get();
     LACONIC_CUDA_CALL(cudaMemcpyAsync(slot.magnitudes.get(), slot.staging.get(),
@@ -293,26 +407,19 @@ class CudaBackend final : public Backend {
     launch_terms(activation_bytes_, slot.magnitudes.get(), values, p.encoding, terms, stream);
     slot.histogram.run(terms, values, slot.bins.get(), stream);
     LACONIC_CUDA_CALL(cudaMemsetAsync(acc, 0, samples * kAccumulators * sizeof(u64), stream));
-    if (p.fc) {
-      if (p.work)
+    if (p.work) {
+      if (p.fc)
         launch_each(fc_work_body_count(p, samples),
                     FcWorkOp{p, terms, term_sums_.get(), nonzero_sums_.get(), acc}, stream, "fc work kernel");
-      if (p.cycles)
-        launch_each(samples, FcCyclesOp{p, terms, weight_max_.get(), slot.busy_columns.get(), acc}, stream,
-                    "fc cycles kernel");
-    } else {
-      if (p.work)
+      else
         launch_each(conv_work_body_count(p, samples),
                     ConvWorkOp{p, terms, term_sums_.get(), nonzero_sums_.get(), acc}, stream, "conv work kernel");
-      if (p.cycles) {
-        launch_each(act_max_body_count(p, samples), ActMaxOp{p, terms, slot.act_max.get()}, stream,
-                    "window maxima kernel");
-        const u64 steps = conv_step_body_count(p, samples);
-        if (steps != 0) {
-          conv_step_kernel<<<blocks_for(steps), kThreads, 0, stream>>>(steps, p, slot.act_max.get(),
-                                                                          weight_max_.get(), acc);
-          LACONIC_CUDA_LAUNCHED("conv step kernel");
-        }
+    }
+    if (p.cycles) {
+      switch (activation_bytes_) {
+        case 1: launch_cycles<std::uint8_t>(slot, samples); break;
+        case 2: launch_cycles<std::uint16_t>(slot, samples); break;
+        default: launch_cycles<std::uint32_t>(slot, samples); break;
       }
     }
     LACONIC_CUDA_CALL(cudaMemcpyAsync(slot.acc_host.get(), acc, samples * kAccumulators * sizeof(u64),
@@ -338,19 +445,74 @@ class CudaBackend final : public Backend {
   struct Slot {
     cudaStream_t stream = nullptr;
     PinnedBuffer staging, acc_host, bins_host;
-    DeviceBuffer<u8> magnitudes, terms, act_max;
-    DeviceBuffer<u64> busy_columns, acc;
+    DeviceBuffer<u8> magnitudes, terms, folded_terms, folded_magnitudes, window_max, position_costs;
+    DeviceBuffer<u16> column_costs;
+    DeviceBuffer<u64> shifter_scratch, pragmatic_clock, laconic_clock, acc;
     DeviceBuffer<int> bins;
     TermHistogram histogram;
     u64 samples = 0;
     bool in_flight = false;
   };
+
+  // §5, §8, §9: Pragmatic's and Laconic's cycles of the batch in `slot`, on
+  // the counted layer (the fold's copy, or the layer itself).
+  template <class Magnitude>
+  void launch_cycles(Slot& slot, u64 samples) {
+    const LayerParams& p = p_;
+    cudaStream_t stream = slot.stream;
+    u64* acc = slot.acc.get();
+    const u8* counted_terms = slot.terms.get();
+    const auto* counted_magnitudes = reinterpret_cast<const Magnitude*>(slot.magnitudes.get());
+    if (p.fold) {
+      auto* folded_magnitudes = reinterpret_cast<Magnitude*>(slot.folded_magnitudes.get());
+      launch_each(fold_activations_body_count(p, samples),
+                  FoldActivationsOp<Magnitude>{p, slot.terms.get(), counted_magnitudes, slot.folded_terms.get(),
+                                               folded_magnitudes},
+                  stream, "activation fold kernel");
+      counted_terms = slot.folded_terms.get();
+      counted_magnitudes = folded_magnitudes;
+    }
+
+    // Laconic.
+    const u8* weight_max = weight_max_.get();
+    if (p.fc) {
+      launch_each(samples, FcLaconicOp{p, counted_terms, weight_max, slot.laconic_clock.get(), acc}, stream,
+                  "fc laconic kernel");
+    } else if (p.laconic.registers == 0) {
+      launch_each(window_max_body_count(p, samples), WindowMaxOp{p, counted_terms, slot.window_max.get()}, stream,
+                  "window maxima kernel");
+      launch_step_sums(laconic_step_body_count(p, samples), LaconicStepCostOp{p, slot.window_max.get(), weight_max}, 1,
+                       kLaconicCycles, acc, stream, "laconic step kernel");
+    } else {
+      launch_each(laconic_step_body_count(p, samples),
+                  ColumnCostOp{p, counted_terms, weight_max, slot.column_costs.get()}, stream, "column cost kernel");
+      launch_each(samples, LaconicScanOp{p, slot.column_costs.get(), slot.laconic_clock.get(), acc}, stream,
+                  "laconic column clock kernel");
+    }
+
+    // Pragmatic.
+    u8* position_costs = slot.position_costs.get();
+    launch_each(position_cost_body_count(p, samples),
+                PositionCostOp<Magnitude>{p, counted_magnitudes, slot.shifter_scratch.get(), position_costs}, stream,
+                "position cost kernel");
+    if (p.fc)
+      launch_each(samples, FcPragmaticOp{p, position_costs, slot.pragmatic_clock.get(), acc}, stream,
+                  "fc pragmatic kernel");
+    else if (p.pragmatic.registers == 0)
+      launch_step_sums(pragmatic_step_body_count(p, samples), PragmaticStepCostOp{p, position_costs},
+                       static_cast<u64>(p.pragmatic.plan.filter_sets), kPragmaticCycles, acc, stream,
+                       "pragmatic step kernel");
+    else
+      launch_each(samples, PragmaticScanOp{p, position_costs, slot.pragmatic_clock.get(), acc}, stream,
+                  "pragmatic column clock kernel");
+  }
+
   std::vector<Slot> slots_;
   std::string device_name_;
   u64 default_budget_ = 0;
   LayerParams p_;
   int activation_bytes_ = 1;
-  DeviceBuffer<u8> weight_magnitudes_, weight_terms_, weight_max_;
+  DeviceBuffer<u8> weight_magnitudes_, weight_terms_, folded_weight_terms_, weight_max_;
   DeviceBuffer<u64> term_sums_, nonzero_sums_;
   DeviceBuffer<int> weight_bins_;
   TermHistogram histogram_;

@@ -35,8 +35,73 @@ TEST(GridPlan, ASmallLayerIsOneBatch) {
   EXPECT_EQ(plan.samples_per_batch, 10u);
   EXPECT_EQ(plan.batches, 1u);
   EXPECT_EQ(plan.staging_bytes_per_sample, 16u * 8 * 8);
-  // magnitudes + terms + window maxima (1 group × ⌈64/16⌉ window sets × 9 offsets × 16 channels) + sums.
-  EXPECT_EQ(plan.bytes_per_sample, 1024u + 1024u + 4u * 9 * 16 + 4 * 8);
+  // The equal preset (R = 0, no fold): magnitudes + terms + Laconic's window
+  // maxima (1 group × ⌈64/16⌉ window sets × 9 offsets × 16 channels) +
+  // Pragmatic's position costs (1 group × 1 channel block × 8 × 8) + sums.
+  EXPECT_EQ(plan.bytes_per_sample, 1024u + 1024u + 4u * 9 * 16 + 64 + 5 * 8);
+  EXPECT_EQ(plan.bytes_per_sample, plan.sample.total());
+  // Weights: 32·16·9 magnitudes and terms, two sums per (c', r, s), Laconic's
+  // maxima per (filter set, r, s, c'), the histogram.
+  EXPECT_EQ(plan.weight_bytes, 2u * 32 * 16 * 9 + 2 * 8 * 16 * 9 + 9 * 16 + 33 * 8);
+}
+
+TEST(GridPlan, EveryBufferOfTheCyclesIsCounted) {
+  // The dnnsim preset (§8) on a first layer that folds: 3 channels of 9×9,
+  // padding 1, stride 2, 8 filters of 3×3. Folded: 12 channels of 6×6, a 2×2
+  // kernel, 5×5 = 25 windows (2 window sets of 16).
+  const LayerShape first = conv_shape(3, 9, 9, 8, 3, 3, 2, 2, Padding{1, 1, 1, 1}, 1);
+  const ProfileConfig dnnsim;
+  LayerParams p = grid::make_params(first, dnnsim);
+  ASSERT_TRUE(p.fold);
+  grid::SampleBytes b = grid::sample_buffers(p, 1);
+  EXPECT_EQ(b.magnitudes, 243u);
+  EXPECT_EQ(b.terms, 243u);
+  EXPECT_EQ(b.folded, 12u * 6 * 6 * 2);          // terms and 1-byte magnitudes of the folded input
+  EXPECT_EQ(b.window_max, 1u * 2 * 4 * 12);      // Laconic, R = 0: group × window sets × offsets × lanes
+  EXPECT_EQ(b.column_costs, 0u);
+  EXPECT_EQ(b.laconic_clock, 0u);
+  EXPECT_EQ(b.position_costs, 1u * 1 * 6 * 6);   // Pragmatic: group × block × folded positions
+  EXPECT_EQ(b.shifter_scratch, 0u);
+  EXPECT_EQ(b.pragmatic_clock, (16u + 1 + 1) * 8);  // R = 1: Ct columns and R + 1 values of M
+  EXPECT_EQ(b.accumulators, 5u * 8);
+  EXPECT_EQ(b.total(), 243u + 243 + 864 + 96 + 36 + 144 + 40);
+  const grid::WeightBytes w = grid::weight_buffers(p, 1);
+  EXPECT_EQ(w.total(), 216u + 216 + 27 * 16 + 8 * 12 * 4 + 1 * 4 * 12 + 33 * 8);
+  EXPECT_EQ(w.folded_terms, 8u * 12 * 4);
+
+  // Depthwise, diagonal: Laconic with R = 2 keeps column costs and its clock;
+  // Pragmatic with L' = min(L, Rt) = 70 lanes keeps their term positions.
+  const LayerShape depthwise = conv_shape(40, 6, 5, 40, 3, 3, 1, 1, Padding{1, 1, 1, 1}, 40);
+  ProfileConfig config;
+  config.column_registers[static_cast<std::size_t>(Accelerator::laconic)] = 2;
+  config.geometry(Accelerator::pragmatic) = Geometry{1, 80, 16, 70};
+  p = grid::make_params(depthwise, config);
+  b = grid::sample_buffers(p, 1);
+  // Laconic: ⌈40/16⌉ lane groups × 2 window sets × 9 offsets = 54 steps of 16 columns.
+  EXPECT_EQ(p.laconic.steps, 54u);
+  EXPECT_EQ(b.window_max, 0u);
+  EXPECT_EQ(b.column_costs, 54u * 16 * 2);
+  EXPECT_EQ(b.laconic_clock, (16u + 2 + 1) * 8);
+  EXPECT_EQ(b.position_costs, 6u * 5);
+  EXPECT_EQ(b.shifter_scratch, 6u * 5 * 70 * 8);
+  EXPECT_EQ(b.pragmatic_clock, (16u + 1 + 1) * 8);
+  EXPECT_EQ(b.total(), 1200u + 1200 + 1728 + 152 + 30 + 16800 + 144 + 40);
+
+  // More registers than steps change nothing and keep no more history.
+  config.column_registers[static_cast<std::size_t>(Accelerator::laconic)] = 1000;
+  EXPECT_EQ(grid::make_params(depthwise, config).laconic.registers, 54);
+
+  // FC: each recurrence keeps Ct busy columns; Pragmatic one cost per block.
+  p = grid::make_params(fc_shape(70, 600), ProfileConfig{});
+  b = grid::sample_buffers(p, 2);
+  EXPECT_EQ(b.total(), 140u + 70 + 16 * 8 + 5 + 16 * 8 + 40);
+
+  // Without cycles only the terms pass and the work sums remain.
+  ProfileConfig work_only;
+  work_only.compute_cycles = false;
+  p = grid::make_params(first, work_only);
+  EXPECT_EQ(grid::sample_buffers(p, 1).total(), 243u + 243 + 40);
+  EXPECT_EQ(grid::weight_buffers(p, 1).total(), 216u + 216 + 27 * 16 + 33 * 8);
 }
 
 TEST(GridPlan, StagingSizeCutsALayerIntoBatches) {
@@ -60,7 +125,11 @@ TEST(GridPlan, TheBudgetBoundsTheFootprint) {
     const std::int64_t k = pick(1, 3);
     const LayerShape shape = conv_shape(8 * k, pick(3, 60), pick(3, 60), 16 * pick(1, 20), 3, 3, pick(1, 2), 1,
                                         Padding{1, 1, 1, 1}, 1);
-    const LayerParams p = params_of(shape);
+    // The equal preset, or the dnnsim one with column registers on both
+    // data-dependent accelerators (column costs and clocks per sample).
+    ProfileConfig registers;
+    registers.column_registers[static_cast<std::size_t>(Accelerator::laconic)] = static_cast<int>(pick(1, 3));
+    const LayerParams p = trial % 2 == 0 ? params_of(shape) : grid::make_params(shape, registers);
     GridOptions options;
     options.slots = static_cast<int>(pick(1, 4));
     options.max_batch_bytes = static_cast<std::uint64_t>(pick(1, 1 << 22));
@@ -162,14 +231,52 @@ TEST(GridBodies, EveryStepIsCountedOnce) {
   const Geometry geometry{2, 3, 5, 4};
   const LayerParams p = params_of(shape, geometry);
   const std::uint64_t samples = 3;
-  std::vector<std::uint8_t> act_max(samples * grid::act_max_bytes_per_sample(p), 1);
-  std::vector<std::uint8_t> weight_max(static_cast<std::size_t>(p.groups * p.filter_sets * p.rs * p.cg), 1);
+  std::vector<std::uint8_t> window_max(samples * grid::sample_buffers(p, 1).window_max, 1);
+  std::vector<std::uint8_t> weight_max(grid::weight_max_count(p), 1);
   std::vector<std::uint64_t> acc(samples * grid::kAccumulators, 0);
-  for (std::uint64_t i = 0; i < grid::conv_step_body_count(p, samples); ++i)
-    grid::conv_step_body(i, p, act_max.data(), weight_max.data(), acc.data());
+  for (std::uint64_t i = 0; i < grid::laconic_step_body_count(p, samples); ++i)
+    grid::laconic_step_body(i, p, window_max.data(), weight_max.data(), acc.data());
   for (std::uint64_t n = 0; n < samples; ++n)
-    EXPECT_EQ(acc[n * grid::kAccumulators + grid::kLaconicCycles],
-              step_plan(shape, geometry, false).steps());
+    EXPECT_EQ(acc[n * grid::kAccumulators + grid::kLaconicCycles], step_plan(shape, geometry, false).steps());
+}
+
+TEST(GridBodies, StepsFollowTheOrderOfColumnRegisters) {
+  // §8: lane group → window set → filter set → s → r → channel block.
+  const LayerShape shape = conv_shape(12, 7, 9, 20, 3, 2, 2, 1, Padding{1, 0, 2, 1}, 2);
+  const LayerParams p = params_of(shape, Geometry{2, 3, 5, 4});
+  const StepPlan& plan = p.laconic.plan;
+  std::uint64_t k = 0;
+  for (std::int64_t group = 0; group < plan.groups; ++group)
+    for (std::int64_t ws = 0; ws < plan.window_sets; ++ws)
+      for (std::int64_t fs = 0; fs < plan.filter_sets; ++fs)
+        for (std::int64_t s = 0; s < shape.kernel_width; ++s)
+          for (std::int64_t r = 0; r < shape.kernel_height; ++r)
+            for (std::int64_t block = 0; block < plan.channel_blocks; ++block, ++k) {
+              const grid::StepAt at = grid::step_at(plan, p.counted, k);
+              ASSERT_EQ(at.group, group) << k;
+              ASSERT_EQ(at.window_set, ws) << k;
+              ASSERT_EQ(at.filter_set, fs) << k;
+              ASSERT_EQ(at.s, s) << k;
+              ASSERT_EQ(at.r, r) << k;
+              ASSERT_EQ(at.block, block) << k;
+            }
+  EXPECT_EQ(k, p.laconic.steps);
+}
+
+TEST(GridBodies, PragmaticPositionCostsAreTheShifterOverTheBlocksLanes) {
+  // One sample of 2 channels × 1 × 2, one block of both lanes (L = 2):
+  // binary positions (65, 4) at x = 0 → {0, 6}, {2}; (48, 0) at x = 1 →
+  // {4, 5}, {}. B = 2: x = 0 takes 0, 2 then 6: 2 cycles; x = 1: 4 and 5
+  // (one lane, one term a cycle): 2 cycles.
+  const LayerShape shape = conv_shape(2, 1, 2, 1, 1, 1, 1, 1, Padding{}, 1);
+  ProfileConfig config = config_with(Encoding::binary, Geometry{1, 1, 2, 2});
+  const LayerParams p = grid::make_params(shape, config);
+  const std::vector<std::uint8_t> magnitudes{65, 48, 4, 0};  // [c][y][x]
+  std::vector<std::uint8_t> costs(grid::position_cost_body_count(p, 1));
+  ASSERT_EQ(costs.size(), 2u);
+  for (std::uint64_t i = 0; i < costs.size(); ++i)
+    grid::position_cost_body(i, p, magnitudes.data(), static_cast<std::uint64_t*>(nullptr), costs.data());
+  EXPECT_EQ(costs, (std::vector<std::uint8_t>{2, 2}));
 }
 
 TEST(GridEngine, SameCountsForAnyThreadCountAndBatching) {
@@ -224,6 +331,63 @@ TEST(GridEngine, AfterAFailedLayerTheNextOneIsRight) {
   const auto engine = grid::make_emulated_grid_engine(options);
   EXPECT_THROW(engine->profile(broken, SampleRange{0, 6}, ProfileConfig{}), Error);
   EXPECT_EQ(run(*engine, layer, ProfileConfig{}), run(*make_reference_engine(), layer, ProfileConfig{}));
+}
+
+TEST(GridEngine, ColumnClocksFoldAndDiagonalMappingOverAnyBatching) {
+  // Column registers on both data-dependent accelerators (one clock per
+  // sample, whatever the batch), the first-layer fold and the diagonal
+  // mapping, each checked against the reference over batches of one sample,
+  // of two, and of all, on one to three slots.
+  const std::vector<Case> cases = {
+      {"fold", conv_shape(3, 11, 10, 7, 5, 4, 3, 3, Padding{2, 1, 0, 2}, 1), Geometry{2, 3, 5, 4}, 5,
+       Precision{8, false}, Precision{8, true}, 0.3},
+      {"diagonal", conv_shape(20, 6, 5, 40, 3, 3, 1, 1, Padding{1, 1, 1, 1}, 20), Geometry{1, 3, 4, 5}, 5,
+       Precision{16, false}, Precision{16, true}, 0.3},
+      {"fc", fc_shape(45, 20), Geometry{2, 3, 5, 4}, 5, Precision{8, false}, Precision{8, true}, 0.3},
+  };
+  for (const Case& c : cases) {
+    const TestLayer layer = random_layer(c, 41);
+    ProfileConfig config = ProfileConfig::preset(Preset::dnnsim);
+    config.encoding = Encoding::dnnsim_booth;
+    config.set_all_geometries(c.geometry);
+    config.column_registers[static_cast<std::size_t>(Accelerator::pragmatic)] = 2;
+    config.column_registers[static_cast<std::size_t>(Accelerator::laconic)] = 1;
+    const LayerResult expected = run(*make_reference_engine(), layer, config);
+    const std::uint64_t sample_bytes = static_cast<std::uint64_t>(c.shape.activations_per_sample()) *
+                                       static_cast<std::uint64_t>(grid::magnitude_bytes(c.act_precision));
+    for (std::uint64_t batch_bytes : {std::uint64_t{1}, 2 * sample_bytes, std::uint64_t{1} << 30})
+      for (int slots : {1, 3}) {
+        GridOptions options;
+        options.max_batch_bytes = batch_bytes;
+        options.slots = slots;
+        EXPECT_EQ(run(*grid::make_emulated_grid_engine(options), layer, config), expected)
+            << c.label << ", batches of " << batch_bytes << " bytes, " << slots << " slots";
+      }
+  }
+}
+
+TEST(GridEngine, PragmaticBlocksWiderThanTheLocalLanesUseTheScratch) {
+  // A channel block of 70 lanes (> kShifterLocalLanes): the position costs
+  // keep the lanes' term positions in the shifter scratch.
+  static_assert(grid::kShifterLocalLanes < 70, "the case must exceed the local lanes");
+  Case c{"wide block", conv_shape(150, 4, 3, 5, 3, 3, 1, 1, Padding{1, 1, 1, 1}, 1), Geometry{}, 2,
+         Precision{8, false}, Precision{8, true}, 0.2};
+  const TestLayer layer = random_layer(c, 43);
+  Case fc{"wide fc block", fc_shape(150, 9), Geometry{}, 2, Precision{8, false}, Precision{8, true}, 0.2};
+  const TestLayer fc_layer = random_layer(fc, 47);
+  for (int registers : {0, 1})
+    for (int bits : {0, 2}) {
+      ProfileConfig config = config_with(Encoding::booth, Geometry{});
+      config.geometry(Accelerator::pragmatic) = Geometry{1, 2, 5, 70};
+      config.shifter_bits = bits;
+      config.column_registers[static_cast<std::size_t>(Accelerator::pragmatic)] = registers;
+      ASSERT_GT(grid::sample_buffers(grid::make_params(c.shape, config), 1).shifter_scratch, 0u);
+      const auto engine = grid::make_emulated_grid_engine();
+      const auto reference = make_reference_engine();
+      EXPECT_EQ(run(*engine, layer, config), run(*reference, layer, config)) << "R " << registers << ", B " << bits;
+      EXPECT_EQ(run(*engine, fc_layer, config), run(*reference, fc_layer, config))
+          << "fc, R " << registers << ", B " << bits;
+    }
 }
 
 // ---------------------------------------------------------------------------
