@@ -10,6 +10,8 @@
 
 #include "laconic/error.hpp"
 #include "laconic/report.hpp"
+#include "laconic/run_config.hpp"
+#include "report_json.hpp"
 
 namespace laconic {
 
@@ -51,6 +53,20 @@ class ReportReader {
     fail(join(where, key) + " is not a non-negative integer (it is " + truncate(v.dump()) + ")");
   }
 
+  // A count of at most `max`, for settings narrowed to int.
+  std::int64_t bounded(const json& object, const std::string& key, const std::string& where, std::int64_t max) const {
+    const std::uint64_t v = count(object, key, where);
+    if (v > static_cast<std::uint64_t>(max))
+      fail(join(where, key) + " is " + std::to_string(v) + ", more than the " + std::to_string(max) + " laconic allows");
+    return static_cast<std::int64_t>(v);
+  }
+
+  bool boolean(const json& object, const std::string& key, const std::string& where) const {
+    const json& v = member(object, key, where);
+    if (!v.is_boolean()) fail(join(where, key) + " is not true or false");
+    return v.get<bool>();
+  }
+
   Work work(const json& object, const std::string& where) const {
     const json& w = member(object, "work", where);
     const std::string at = join(where, "work");
@@ -69,6 +85,7 @@ class ReportReader {
     Cycles out;
     out.baseline = count(c, "baseline", at);
     out.stripes = count(c, "stripes", at);
+    out.pragmatic = count(c, "pragmatic", at);
     out.laconic = count(c, "laconic", at);
     return out;
   }
@@ -98,6 +115,7 @@ void add_checked(Totals& sum, const Totals& t, const ReportReader& reader) {
   add_checked(sum.work.laconic, t.work.laconic, reader, "work.laconic");
   add_checked(sum.cycles.baseline, t.cycles.baseline, reader, "cycles.baseline");
   add_checked(sum.cycles.stripes, t.cycles.stripes, reader, "cycles.stripes");
+  add_checked(sum.cycles.pragmatic, t.cycles.pragmatic, reader, "cycles.pragmatic");
   add_checked(sum.cycles.laconic, t.cycles.laconic, reader, "cycles.laconic");
 }
 
@@ -131,6 +149,60 @@ std::string totals_mismatch(const Totals& stored, const Totals& sum) {
   return "";
 }
 
+// The report's "config" (README "JSON report"), checked as the profile
+// checked it: valid settings, and "preset" the one they match.
+ReportConfig read_config(const ReportReader& reader, const json& config) {
+  ReportConfig out;
+  ProfileConfig& c = out.settings;
+  const std::string encoding = reader.text(config, "encoding", "config");
+  const auto parsed_encoding = parse_encoding(encoding);
+  if (!parsed_encoding) reader.fail("config.encoding is '" + encoding + "', not binary, booth, naf or dnnsim-booth");
+  c.encoding = *parsed_encoding;
+  c.baseline_width = static_cast<int>(reader.bounded(config, "baseline_width", "config", 32));
+  const json& accelerators = reader.member(config, "accelerators", "config");
+  constexpr std::int64_t kMaxSetting = std::int64_t{1} << 20;
+  for (Accelerator a : kAccelerators) {
+    const std::string where = "config.accelerators." + std::string(to_string(a));
+    const json& entry = reader.member(accelerators, std::string(to_string(a)), "config.accelerators");
+    Geometry& g = c.geometry(a);
+    g.tiles = reader.bounded(entry, "tiles", where, kMaxSetting);
+    g.rows = reader.bounded(entry, "rows", where, kMaxSetting);
+    g.columns = reader.bounded(entry, "columns", where, kMaxSetting);
+    g.lanes = reader.bounded(entry, "lanes", where, kMaxSetting);
+    c.column_registers[static_cast<std::size_t>(a)] =
+        a == Accelerator::pragmatic || a == Accelerator::laconic
+            ? static_cast<int>(reader.bounded(entry, "column_registers", where, kMaxSetting))
+            : 0;
+    if (a == Accelerator::pragmatic)
+      c.shifter_bits = reader.member(entry, "shifter_bits", where).is_null()
+                           ? kShifterUnbounded
+                           : static_cast<int>(reader.bounded(entry, "shifter_bits", where, kMaxShifterBits));
+  }
+  const std::string depthwise = reader.text(config, "depthwise", "config");
+  const auto mapping = parse_depthwise_mapping(depthwise);
+  if (!mapping) reader.fail("config.depthwise is '" + depthwise + "', not per-group or diagonal");
+  c.depthwise = *mapping;
+  c.fold_first_layer = reader.boolean(config, "fold_first_layer", "config");
+  try {
+    c.validate();
+  } catch (const Error& e) {
+    reader.fail(std::string("config: ") + e.what());
+  }
+  const json& preset = reader.member(config, "preset", "config");
+  const auto matching = c.matching_preset();
+  const std::string matching_name = matching ? std::string(to_string(*matching)) : "null";
+  if (!preset.is_null() && !preset.is_string()) reader.fail("config.preset is not a string or null");
+  const std::string stored = preset.is_null() ? "null" : preset.get<std::string>();
+  if (stored != matching_name)
+    reader.fail("config.preset is " + stored + " but the accelerators' settings are " +
+                (matching ? "those of the preset " + matching_name : "no preset's") +
+                " (the report is damaged or was edited)");
+  if (!reader.member(config, "sample_limit", "config").is_null())
+    out.sample_limit = reader.count(config, "sample_limit", "config");
+  out.source = reader.text(config, "source", "config");
+  return out;
+}
+
 }  // namespace
 
 Report parse_report(const std::string& text, const std::string& path) {
@@ -149,19 +221,25 @@ Report parse_report(const std::string& text, const std::string& path) {
   Report r;
   r.path = path;
   r.version = reader.text(doc, "version", "");
+  // Reports of laconic 0.1 have no "schema": one geometry, no Pragmatic cycles.
+  const std::string rerun = "re-run laconic profile --json with laconic " + version_string() +
+                            " to compare it (laconic compare reads report schema " + std::to_string(kReportSchema) +
+                            ")";
+  if (!doc.contains("schema"))
+    throw Error(path + ": a report of laconic " + r.version +
+                " (report schema 1: one geometry for every accelerator, no Pragmatic cycles); " + rerun);
+  const json& schema = doc["schema"];
+  if (!schema.is_number_integer()) reader.fail("schema is not an integer");
+  if (schema.get<std::int64_t>() != kReportSchema)
+    throw Error(path + ": a report of schema " + schema.dump() + " (laconic " + r.version + "); " +
+                (schema.get<std::int64_t>() > kReportSchema ? "this laconic (" + version_string() +
+                                                                  ") reads schema " + std::to_string(kReportSchema) +
+                                                                  ": compare it with a newer laconic"
+                                                            : rerun));
+  r.schema = kReportSchema;
   r.network = reader.text(doc, "network", "");
   r.engine = reader.text(doc, "engine", "");
-  const json& config = reader.member(doc, "config", "");
-  r.config.encoding = reader.text(config, "encoding", "config");
-  r.config.geometry.tiles = static_cast<std::int64_t>(reader.count(config, "tiles", "config"));
-  r.config.geometry.rows = static_cast<std::int64_t>(reader.count(config, "rows", "config"));
-  r.config.geometry.columns = static_cast<std::int64_t>(reader.count(config, "columns", "config"));
-  r.config.geometry.lanes = static_cast<std::int64_t>(reader.count(config, "lanes", "config"));
-  r.config.baseline_width = static_cast<std::int64_t>(reader.count(config, "baseline_width", "config"));
-  if (!reader.member(config, "sample_limit", "config").is_null())
-    r.config.sample_limit = reader.count(config, "sample_limit", "config");
-  r.config.source = reader.text(config, "source", "config");
-
+  r.config = read_config(reader, reader.member(doc, "config", ""));
   const json& layers = reader.member(doc, "layers", "");
   if (!layers.is_array()) reader.fail("layers is not a list");
   std::map<std::string, std::size_t> seen;
@@ -220,8 +298,10 @@ const std::vector<Metric>& all_metrics() {
       Metric::work_baseline,       Metric::work_zero_skip,    Metric::work_stripes,
       Metric::work_pragmatic,      Metric::work_laconic,      Metric::potential_zero_skip,
       Metric::potential_stripes,   Metric::potential_pragmatic, Metric::potential_laconic,
-      Metric::cycles_baseline,     Metric::cycles_stripes,    Metric::cycles_laconic,
-      Metric::speedup_stripes,     Metric::speedup_laconic};
+      Metric::cycles_baseline,     Metric::cycles_stripes,    Metric::cycles_pragmatic,
+      Metric::cycles_laconic,      Metric::speedup_stripes,   Metric::speedup_pragmatic,
+      Metric::speedup_laconic,     Metric::speedup_laconic_over_stripes,
+      Metric::speedup_laconic_over_pragmatic};
   return metrics;
 }
 
@@ -239,9 +319,13 @@ const char* metric_name(Metric m) {
     case Metric::potential_laconic: return "potential_laconic";
     case Metric::cycles_baseline: return "cycles_baseline";
     case Metric::cycles_stripes: return "cycles_stripes";
+    case Metric::cycles_pragmatic: return "cycles_pragmatic";
     case Metric::cycles_laconic: return "cycles_laconic";
     case Metric::speedup_stripes: return "speedup_stripes";
+    case Metric::speedup_pragmatic: return "speedup_pragmatic";
     case Metric::speedup_laconic: return "speedup_laconic";
+    case Metric::speedup_laconic_over_stripes: return "speedup_laconic_over_stripes";
+    case Metric::speedup_laconic_over_pragmatic: return "speedup_laconic_over_pragmatic";
   }
   return "?";
 }
@@ -260,9 +344,13 @@ const char* metric_label(Metric m) {
     case Metric::potential_laconic: return "Laconic potential (x)";
     case Metric::cycles_baseline: return "baseline cycles";
     case Metric::cycles_stripes: return "Stripes cycles";
+    case Metric::cycles_pragmatic: return "Pragmatic cycles";
     case Metric::cycles_laconic: return "Laconic cycles";
     case Metric::speedup_stripes: return "Stripes speedup (x)";
+    case Metric::speedup_pragmatic: return "Pragmatic speedup (x)";
     case Metric::speedup_laconic: return "Laconic speedup (x)";
+    case Metric::speedup_laconic_over_stripes: return "Laconic over Stripes (x)";
+    case Metric::speedup_laconic_over_pragmatic: return "Laconic over Pragmatic (x)";
   }
   return "?";
 }
@@ -274,7 +362,10 @@ bool metric_is_count(Metric m) {
     case Metric::potential_pragmatic:
     case Metric::potential_laconic:
     case Metric::speedup_stripes:
-    case Metric::speedup_laconic: return false;
+    case Metric::speedup_pragmatic:
+    case Metric::speedup_laconic:
+    case Metric::speedup_laconic_over_stripes:
+    case Metric::speedup_laconic_over_pragmatic: return false;
     default: return true;
   }
 }
@@ -289,6 +380,7 @@ std::uint64_t metric_count(const Totals& t, Metric m) {
     case Metric::work_laconic: return t.work.laconic;
     case Metric::cycles_baseline: return t.cycles.baseline;
     case Metric::cycles_stripes: return t.cycles.stripes;
+    case Metric::cycles_pragmatic: return t.cycles.pragmatic;
     case Metric::cycles_laconic: return t.cycles.laconic;
     default: throw std::logic_error(std::string("metric_count of the ratio ") + metric_name(m));
   }
@@ -301,7 +393,10 @@ double metric_value(const Totals& t, Metric m) {
     case Metric::potential_pragmatic: return speedup(t.work.baseline, t.work.pragmatic);
     case Metric::potential_laconic: return speedup(t.work.baseline, t.work.laconic);
     case Metric::speedup_stripes: return speedup(t.cycles.baseline, t.cycles.stripes);
+    case Metric::speedup_pragmatic: return speedup(t.cycles.baseline, t.cycles.pragmatic);
     case Metric::speedup_laconic: return speedup(t.cycles.baseline, t.cycles.laconic);
+    case Metric::speedup_laconic_over_stripes: return speedup(t.cycles.stripes, t.cycles.laconic);
+    case Metric::speedup_laconic_over_pragmatic: return speedup(t.cycles.pragmatic, t.cycles.laconic);
     default: return static_cast<double>(metric_count(t, m));
   }
 }
@@ -375,7 +470,8 @@ std::string samples_text(const Report& r) {
   return lo == hi ? std::to_string(lo) : std::to_string(lo) + " to " + std::to_string(hi);
 }
 
-std::string geometry_text(const Geometry& g) {
+// "16 x 16 x 1 x 16": T x Rt x Ct x L.
+std::string compact_geometry(const Geometry& g) {
   return std::to_string(g.tiles) + " x " + std::to_string(g.rows) + " x " + std::to_string(g.columns) + " x " +
          std::to_string(g.lanes);
 }
@@ -384,18 +480,30 @@ std::string sample_limit_text(const std::optional<std::uint64_t>& limit) {
   return limit ? std::to_string(*limit) : "all";
 }
 
-// The configuration as (field, value) pairs, in the order the outputs list them.
+// The configuration as (field, value) pairs, in the order the outputs list
+// them: every accelerator's geometry and options (§8, §9).
 std::vector<std::pair<std::string, std::string>> describe(const Report& r) {
-  return {{"network", r.network},
-          {"tool version", r.version},
-          {"engine", r.engine},
-          {"encoding", r.config.encoding},
-          {"geometry (T x Rt x Ct x L)", geometry_text(r.config.geometry)},
-          {"baseline width (bits)", std::to_string(r.config.baseline_width)},
-          {"samples per layer", samples_text(r)},
-          {"sample limit", sample_limit_text(r.config.sample_limit)},
-          {"layers", std::to_string(r.layers.size())},
-          {"traces", r.config.source}};
+  const ProfileConfig& c = r.config.settings;
+  const auto preset = c.matching_preset();
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"network", r.network},
+      {"tool version", r.version},
+      {"engine", r.engine},
+      {"encoding", std::string(to_string(c.encoding))},
+      {"preset", preset ? std::string(to_string(*preset)) : "custom"}};
+  for (Accelerator a : kAccelerators)
+    fields.emplace_back(std::string(to_string(a)) + " geometry (T x Rt x Ct x L)", compact_geometry(c.geometry(a)));
+  fields.emplace_back("pragmatic shifter bits B", shifter_bits_text(c.shifter_bits));
+  fields.emplace_back("pragmatic column registers", std::to_string(c.registers(Accelerator::pragmatic)));
+  fields.emplace_back("laconic column registers", std::to_string(c.registers(Accelerator::laconic)));
+  fields.emplace_back("depthwise mapping", std::string(to_string(c.depthwise)));
+  fields.emplace_back("first-layer fold", c.fold_first_layer ? "on" : "off");
+  fields.emplace_back("baseline width (bits)", std::to_string(c.baseline_width));
+  fields.emplace_back("samples per layer", samples_text(r));
+  fields.emplace_back("sample limit", sample_limit_text(r.config.sample_limit));
+  fields.emplace_back("layers", std::to_string(r.layers.size()));
+  fields.emplace_back("traces", r.config.source);
+  return fields;
 }
 
 }  // namespace
@@ -532,7 +640,11 @@ ordered_json side_json(const Totals& t) {
         {"stripes", t.work.stripes},
         {"pragmatic", t.work.pragmatic},
         {"laconic", t.work.laconic}}},
-      {"cycles", {{"baseline", t.cycles.baseline}, {"stripes", t.cycles.stripes}, {"laconic", t.cycles.laconic}}},
+      {"cycles",
+       {{"baseline", t.cycles.baseline},
+        {"stripes", t.cycles.stripes},
+        {"pragmatic", t.cycles.pragmatic},
+        {"laconic", t.cycles.laconic}}},
       {"potential",
        {{"zero_skip", json_number(metric_value(t, Metric::potential_zero_skip))},
         {"stripes", json_number(metric_value(t, Metric::potential_stripes))},
@@ -540,7 +652,10 @@ ordered_json side_json(const Totals& t) {
         {"laconic", json_number(metric_value(t, Metric::potential_laconic))}}},
       {"speedup",
        {{"stripes", json_number(metric_value(t, Metric::speedup_stripes))},
-        {"laconic", json_number(metric_value(t, Metric::speedup_laconic))}}}};
+        {"pragmatic", json_number(metric_value(t, Metric::speedup_pragmatic))},
+        {"laconic", json_number(metric_value(t, Metric::speedup_laconic))},
+        {"laconic_over_stripes", json_number(metric_value(t, Metric::speedup_laconic_over_stripes))},
+        {"laconic_over_pragmatic", json_number(metric_value(t, Metric::speedup_laconic_over_pragmatic))}}}};
 }
 
 ordered_json ratio_json(const ComparedRow& row) {
@@ -557,13 +672,19 @@ ordered_json ratio_json(const ComparedRow& row) {
       {"cycles",
        {{"baseline", r(Metric::cycles_baseline)},
         {"stripes", r(Metric::cycles_stripes)},
+        {"pragmatic", r(Metric::cycles_pragmatic)},
         {"laconic", r(Metric::cycles_laconic)}}},
       {"potential",
        {{"zero_skip", r(Metric::potential_zero_skip)},
         {"stripes", r(Metric::potential_stripes)},
         {"pragmatic", r(Metric::potential_pragmatic)},
         {"laconic", r(Metric::potential_laconic)}}},
-      {"speedup", {{"stripes", r(Metric::speedup_stripes)}, {"laconic", r(Metric::speedup_laconic)}}}};
+      {"speedup",
+       {{"stripes", r(Metric::speedup_stripes)},
+        {"pragmatic", r(Metric::speedup_pragmatic)},
+        {"laconic", r(Metric::speedup_laconic)},
+        {"laconic_over_stripes", r(Metric::speedup_laconic_over_stripes)},
+        {"laconic_over_pragmatic", r(Metric::speedup_laconic_over_pragmatic)}}}};
 }
 
 const char* presence_name(Presence p) {
@@ -578,20 +699,15 @@ const char* presence_name(Presence p) {
 const char* match_name(MatchBy m) { return m == MatchBy::name ? "name" : "position"; }
 
 ordered_json report_json(const Report& r) {
+  ordered_json config = settings_json(r.config.settings);
+  config["sample_limit"] = r.config.sample_limit ? ordered_json(*r.config.sample_limit) : ordered_json(nullptr);
+  config["source"] = r.config.source;
   return ordered_json{{"path", r.path},
                       {"network", r.network},
+                      {"schema", r.schema},
                       {"version", r.version},
                       {"engine", r.engine},
-                      {"config",
-                       {{"encoding", r.config.encoding},
-                        {"tiles", r.config.geometry.tiles},
-                        {"rows", r.config.geometry.rows},
-                        {"columns", r.config.geometry.columns},
-                        {"lanes", r.config.geometry.lanes},
-                        {"baseline_width", r.config.baseline_width},
-                        {"sample_limit", r.config.sample_limit ? ordered_json(*r.config.sample_limit)
-                                                               : ordered_json(nullptr)},
-                        {"source", r.config.source}}},
+                      {"config", std::move(config)},
                       {"layers", r.layers.size()}};
 }
 
@@ -678,23 +794,37 @@ std::string comparison_markdown(const Comparison& c) {
         << side_cell(row, false, Metric::potential_laconic) << " | " << side_cell(row, true, Metric::potential_laconic)
         << " |\n";
 
-  out << "\n## Cycles per layer\n\nCycles of the bit-parallel baseline and of Laconic (MODEL.md §5), and Laconic's "
-         "speedup over the baseline of the same report.\n\n"
-         "| layer | A baseline cycles | B baseline cycles | A Laconic cycles | B Laconic cycles | B / A | A speedup | "
-         "B speedup |\n"
-         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n";
-  for (const auto& row : c.layers)
-    out << "| " << md_cell(row.label()) << " | " << side_cell(row, false, Metric::cycles_baseline) << " | "
-        << side_cell(row, true, Metric::cycles_baseline) << " | " << side_cell(row, false, Metric::cycles_laconic)
-        << " | " << side_cell(row, true, Metric::cycles_laconic) << " | " << ratio_cell(row, Metric::cycles_laconic)
-        << " | " << side_cell(row, false, Metric::speedup_laconic) << " | "
-        << side_cell(row, true, Metric::speedup_laconic) << " |\n";
+  auto metric_table = [&](const std::vector<Metric>& metrics, bool with_ratio) {
+    out << "| layer |";
+    for (Metric m : metrics) out << " A " << metric_label(m) << " | B " << metric_label(m) << " |" << (with_ratio ? " B / A |" : "");
+    out << "\n| --- |";
+    for (std::size_t i = 0; i < metrics.size(); ++i) out << (with_ratio ? " ---: | ---: | ---: |" : " ---: | ---: |");
+    out << "\n";
+    for (const auto& row : c.layers) {
+      out << "| " << md_cell(row.label()) << " |";
+      for (Metric m : metrics) {
+        out << " " << side_cell(row, false, m) << " | " << side_cell(row, true, m) << " |";
+        if (with_ratio) out << " " << ratio_cell(row, m) << " |";
+      }
+      out << "\n";
+    }
+  };
+  out << "\n## Cycles per layer\n\nCycles of each accelerator at its own geometry in its report (MODEL.md §5, §8, "
+         "§9).\n\n";
+  metric_table({Metric::cycles_baseline, Metric::cycles_stripes, Metric::cycles_pragmatic, Metric::cycles_laconic},
+               true);
+  out << "\n## Speedups per layer\n\nEach report's own speedups: baseline cycles / cycles, and Laconic over "
+         "Stripes and over Pragmatic (their cycles / Laconic cycles).\n\n";
+  metric_table({Metric::speedup_stripes, Metric::speedup_pragmatic, Metric::speedup_laconic,
+                Metric::speedup_laconic_over_stripes, Metric::speedup_laconic_over_pragmatic},
+               false);
   return out.str();
 }
 
 std::string comparison_json(const Comparison& c) {
   ordered_json doc;
   doc["tool"] = "laconic";
+  doc["schema"] = kReportSchema;
   doc["version"] = version_string();
   doc["kind"] = "comparison";
   doc["match"] = match_name(c.match);

@@ -14,6 +14,7 @@
 #include <cxxopts.hpp>
 #include <iostream>
 #include <new>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@
 #include "laconic/network.hpp"
 #include "laconic/profile.hpp"
 #include "laconic/report.hpp"
+#include "laconic/run_config.hpp"
 #include "laconic/synth.hpp"
 
 namespace {
@@ -53,7 +55,8 @@ traces in the sibling net_traces/<net>/).
 For each layer and for the network, `profile` reports the MACs, the work of the
 bit-parallel baseline, zero skipping, Stripes, Pragmatic and Laconic with their
 potential speedups, the terms per value of activations and weights, and the
-cycles of the baseline, Stripes and Laconic accelerators of a given geometry.
+cycles of the baseline, Stripes, Pragmatic and Laconic accelerators, each at its
+own geometry (by default as DNNsim compares them: laconic profile --help).
 
 Exit status: 0 success, 1 bad input or failed run, 2 bad usage, 3 --verify
 found a difference.
@@ -97,6 +100,100 @@ void set_threads(const cxxopts::ParseResult& r) {
   omp_set_num_threads(static_cast<int>(positive(r, "threads")));
 }
 
+const char* const kProfileHelpEpilogue = R"(
+The accelerators (MODEL.md §5, §8, §9): the bit-parallel baseline (DaDianNao-like),
+Stripes (bit-serial activations), Pragmatic (term-serial activations) and Laconic
+(terms of both operands), each at its own geometry T tiles x Rt rows x Ct columns
+x L lanes. Speedups are baseline cycles / cycles.
+
+Settings apply in this order, each later one overriding what it sets:
+  1. --preset (default dnnsim)
+  2. --config FILE (its own "preset" first; a --preset that names another is an error)
+  3. --tiles, --rows, --columns, --lanes: that dimension of every accelerator
+  4. --geometry entries, in the order given
+  5. --shifter-bits, --column-registers, --depthwise, --fold-first-layer,
+     --encoding, --baseline-width
+For example `--preset equal --geometry laconic=16,16,8,16` compares the three
+others at 16x16x16x16 against Laconic with 8 columns. Every report states each
+accelerator's geometry and options.
+
+The Markdown report goes to stdout, progress to stderr. Reports are written only when
+the whole run succeeds (and, with --verify, matches the reference engine).
+)";
+
+// The run's accelerator settings from the options, in the order of
+// precedence kProfileHelpEpilogue gives (include/laconic/run_config.hpp).
+laconic::ProfileConfig profile_config(const cxxopts::ParseResult& r) {
+  // A value's problem as a usage error: `prefix` (the option, and the value
+  // where the message does not quote it) and the message.
+  auto usage = [](const std::string& prefix, const auto& apply) {
+    try {
+      apply();
+    } catch (const laconic::Error& e) {
+      throw UsageError(prefix + e.what());
+    }
+  };
+  laconic::Preset preset = laconic::Preset::dnnsim;
+  if (r.count("preset")) {
+    const std::string text = r["preset"].as<std::string>();
+    usage("--preset ", [&] { preset = laconic::parse_preset_setting(text); });
+  }
+  laconic::ProfileConfig config = laconic::ProfileConfig::preset(preset);
+  if (r.count("config")) {
+    const std::string path = r["config"].as<std::string>();
+    std::optional<laconic::Preset> named;
+    config = laconic::read_profile_config(path, config, &named);  // errors name the file: exit 1
+    if (r.count("preset") && named && *named != preset)
+      throw UsageError("--preset " + std::string(laconic::to_string(preset)) + " and the configuration file " + path +
+                       " (\"preset\": \"" + std::string(laconic::to_string(*named)) +
+                       "\") name different presets; give one of them");
+  }
+  for (const char* dimension : {"tiles", "rows", "columns", "lanes"}) {
+    if (r.count(dimension) == 0) continue;
+    const std::int64_t v = positive(r, dimension);
+    for (laconic::Accelerator a : laconic::kAccelerators) {
+      laconic::Geometry& g = config.geometry(a);
+      (dimension[0] == 't' ? g.tiles : dimension[0] == 'r' ? g.rows : dimension[0] == 'c' ? g.columns : g.lanes) = v;
+    }
+  }
+  // Repeatable options, in the order given on the command line.
+  for (const auto& kv : r.arguments()) {
+    if (kv.key() == "geometry")
+      usage("--geometry " + kv.value() + ": ", [&] { laconic::apply_geometry_setting(config, kv.value()); });
+  }
+  if (r.count("shifter-bits")) {
+    const std::string text = r["shifter-bits"].as<std::string>();
+    usage("--shifter-bits: ", [&] { config.shifter_bits = laconic::parse_shifter_bits(text); });
+  }
+  for (const auto& kv : r.arguments()) {
+    if (kv.key() == "column-registers")
+      usage("--column-registers " + kv.value() + ": ", [&] { laconic::apply_column_registers_setting(config, kv.value()); });
+  }
+  if (r.count("depthwise")) {
+    const std::string text = r["depthwise"].as<std::string>();
+    usage("--depthwise ", [&] { config.depthwise = laconic::parse_depthwise_setting(text); });
+  }
+  if (r.count("fold-first-layer")) {
+    const std::string text = r["fold-first-layer"].as<std::string>();
+    usage("--fold-first-layer ", [&] { config.fold_first_layer = laconic::parse_on_off(text); });
+  }
+  if (r.count("encoding")) {
+    const std::string text = r["encoding"].as<std::string>();
+    usage("--encoding ", [&] { config.encoding = laconic::parse_encoding_setting(text); });
+  }
+  if (r.count("baseline-width")) {
+    const auto width = positive(r, "baseline-width");
+    if (width > 32) throw UsageError("--baseline-width must be at most 32 bits, not " + std::to_string(width));
+    config.baseline_width = static_cast<int>(width);
+  }
+  try {
+    config.validate();
+  } catch (const laconic::Error& e) {
+    throw UsageError(e.what());
+  }
+  return config;
+}
+
 int run_profile(int argc, char** argv) {
   cxxopts::Options options("laconic profile", "Profile a network's traces: work, terms and cycles per layer.");
   options.positional_help("NETWORK").show_positional_help().set_width(100);
@@ -107,14 +204,36 @@ int run_profile(int argc, char** argv) {
     ("traces", "DNNsim traces directory (default: <model dir>/../../net_traces/<net>)", cxxopts::value<std::string>())
     ("layers", "Profile only these layers, comma-separated names", cxxopts::value<std::string>())
     ("samples", "Profile the first N samples of each layer (default: all)", cxxopts::value<std::int64_t>());
-  options.add_options("Model")
-    ("encoding", "Term encoding: binary, booth (radix-4) or naf", cxxopts::value<std::string>()->default_value("booth"))
-    ("tiles", "Tiles T of the Laconic accelerator", cxxopts::value<std::int64_t>()->default_value("16"))
-    ("rows", "Rows (filters) Rt per tile", cxxopts::value<std::int64_t>()->default_value("16"))
-    ("columns", "Columns (windows) Ct per tile", cxxopts::value<std::int64_t>()->default_value("16"))
-    ("lanes", "Lanes (channels) L per processing element", cxxopts::value<std::int64_t>()->default_value("16"))
-    ("baseline-width", "Operand width P_base of the bit-parallel baseline, bits",
-     cxxopts::value<std::int64_t>()->default_value("16"));
+  options.add_options("Accelerators")
+    ("preset", "dnnsim: each accelerator at its own geometry, as DNNsim compares them (baseline 16x16x1x16, "
+               "Stripes, Pragmatic and Laconic 16x16x16x16; Pragmatic B = 2 and 1 column register; diagonal "
+               "depthwise mapping; first-layer fold on). equal: all four at 16x16x16x16, per-group depthwise, "
+               "no fold, no column registers, B = 2 (laconic 0.1's model). (default: dnnsim)",
+     cxxopts::value<std::string>())
+    ("config", "JSON configuration file of these settings, applied over the preset (see the README)",
+     cxxopts::value<std::string>())
+    ("geometry", "ACCELERATOR=T,Rt,Ct,L: tiles, rows (filters), columns (windows) and lanes (channels) of "
+                 "baseline, stripes, pragmatic or laconic; all=T,Rt,Ct,L sets the four. Repeatable, applied "
+                 "in order (default: the preset's)", cxxopts::value<std::string>())
+    ("tiles", "Tiles T of every accelerator (default: the preset's, 16)", cxxopts::value<std::int64_t>())
+    ("rows", "Rows (filters) Rt per tile of every accelerator (default: 16)", cxxopts::value<std::int64_t>())
+    ("columns", "Columns (windows) Ct per tile of every accelerator (default: the preset's: 1 for the dnnsim "
+                "baseline, else 16)", cxxopts::value<std::int64_t>())
+    ("lanes", "Lanes (channels) L per processing element of every accelerator (default: 16)",
+     cxxopts::value<std::int64_t>())
+    ("shifter-bits", "B|inf: Pragmatic's first-stage shifter bits, 0 to 31 or inf (MODEL.md \u00a79) (default: 2)",
+     cxxopts::value<std::string>())
+    ("column-registers", "ACCELERATOR=R: column registers of pragmatic or laconic (all=R: both; MODEL.md "
+                         "\u00a78). Repeatable (default: dnnsim pragmatic=1, laconic=0; equal 0)",
+     cxxopts::value<std::string>())
+    ("depthwise", "per-group|diagonal: how depthwise layers map onto the tiles (MODEL.md \u00a78) (default: "
+                  "dnnsim diagonal, equal per-group)", cxxopts::value<std::string>())
+    ("fold-first-layer", "on|off: cycles of a 3-channel strided first layer after DNNsim's space-to-depth fold "
+                         "(MODEL.md \u00a78) (default: dnnsim on, equal off)", cxxopts::value<std::string>())
+    ("encoding", "Term encoding: binary, booth (radix-4), naf or dnnsim-booth (DNNsim's, MODEL.md \u00a73a) "
+                 "(default: booth)", cxxopts::value<std::string>())
+    ("baseline-width", "Operand width P_base of the bit-parallel baseline, bits (default: 16)",
+     cxxopts::value<std::int64_t>());
   options.add_options("Run")
     ("engine", "auto (cuda where usable, else cpu), cuda, cpu or reference (slow, literal)",
      cxxopts::value<std::string>()->default_value("auto"))
@@ -126,37 +245,23 @@ int run_profile(int argc, char** argv) {
                        "is slow; the weights' terms are always checked)", cxxopts::value<std::int64_t>())
     ("q,quiet", "No progress on stderr");
   options.add_options("Output")
-    ("json", "Write the JSON report to FILE", cxxopts::value<std::string>())
-    ("csv", "Write the CSV report (one row per layer) to FILE", cxxopts::value<std::string>())
+    ("json", "Write the JSON report (schema 2, see the README) to FILE", cxxopts::value<std::string>())
+    ("csv", "Write the CSV report (one row per layer, the configuration in its last columns) to FILE",
+     cxxopts::value<std::string>())
     ("per-sample", "Add per-sample rows to the CSV and per_sample lists to the JSON")
     ("h,help", "Show this help");
   // clang-format on
   options.parse_positional({"network"});
   const auto r = options.parse(argc, argv);
   if (r.count("help")) {
-    std::cout << options.help({"Input", "Model", "Run", "Output"})
-              << "\nThe Markdown report goes to stdout, progress to stderr. Reports are written only when\n"
-                 "the whole run succeeds (and, with --verify, matches the reference engine).\n";
+    std::cout << options.help({"Input", "Accelerators", "Run", "Output"}) << kProfileHelpEpilogue;
     return 0;
   }
   if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");
   if (r.count("network") == 0) throw UsageError("profile needs a NETWORK (see laconic profile --help)");
   set_threads(r);
 
-  laconic::ProfileConfig config;
-  const auto encoding = laconic::parse_encoding(r["encoding"].as<std::string>());
-  if (!encoding) throw UsageError("--encoding must be binary, booth or naf, not '" + r["encoding"].as<std::string>() + "'");
-  config.encoding = *encoding;
-  config.set_all_geometries(laconic::Geometry{positive(r, "tiles"), positive(r, "rows"), positive(r, "columns"),
-                                             positive(r, "lanes")});
-  const auto baseline_width = positive(r, "baseline-width");
-  if (baseline_width > 32) throw UsageError("--baseline-width must be at most 32 bits");
-  config.baseline_width = static_cast<int>(baseline_width);
-  try {
-    config.validate();
-  } catch (const laconic::Error& e) {
-    throw UsageError(e.what());
-  }
+  const laconic::ProfileConfig config = profile_config(r);
   const auto engine_kind = laconic::parse_engine_kind(r["engine"].as<std::string>());
   if (!engine_kind)
     throw UsageError("--engine must be auto, cuda, cpu or reference, not '" + r["engine"].as<std::string>() + "'");
@@ -281,8 +386,8 @@ int run_synth(int argc, char** argv) {
 int run_compare(int argc, char** argv) {
   cxxopts::Options options("laconic compare",
                            "Compare two JSON reports of `laconic profile --json` side by side, per layer and in\n"
-                           "total, with ratios B / A: two encodings, two geometries, two sample counts or two\n"
-                           "networks.");
+                           "total, with ratios B / A: two encodings, two configurations of the accelerators, two\n"
+                           "sample counts or two networks.");
   options.positional_help("A.json B.json").show_positional_help().set_width(100);
   // clang-format off
   options.add_options()
@@ -300,15 +405,19 @@ int run_compare(int argc, char** argv) {
   if (r.count("help")) {
     std::cout << options.help()
               << "\nThe Markdown comparison goes to stdout: the two configurations with what differs\n"
-                 "(network, tool version, engine, encoding, geometry, baseline width, samples, sample\n"
-                 "limit, layers, traces), the totals over all layers, over the conv layers and, when\n"
-                 "some layer is in one report only, over the layers in both; then Laconic work and\n"
-                 "cycles per layer. Ratios are B / A: inf where A is 0, n/a (JSON null) where both are\n"
-                 "0. Counts are the reports' exact integers. Layers of one report only have rows with\n"
-                 "the other side empty.\n\n"
+                 "(network, tool version, engine, encoding, preset, each accelerator's geometry,\n"
+                 "Pragmatic's shifter bits, the column registers, depthwise mapping, first-layer fold,\n"
+                 "baseline width, samples, sample limit, layers, traces), the totals over all layers,\n"
+                 "over the conv layers and, when some layer is in one report only, over the layers in\n"
+                 "both; then per layer Laconic work, every accelerator's cycles and each report's\n"
+                 "speedups (Stripes, Pragmatic and Laconic over the baseline; Laconic over Stripes and\n"
+                 "over Pragmatic). Ratios are B / A: inf where A is 0, n/a (JSON null) where both are 0.\n"
+                 "Counts are the reports' exact integers. Layers of one report only have rows with the\n"
+                 "other side empty. Reports must be of schema 2 (laconic 0.2); re-run laconic profile\n"
+                 "--json for reports of laconic 0.1.\n\n"
                  "Exit status: 0 success, 1 a report that cannot be read or is not a laconic profile\n"
-                 "report, or reports of different networks without --allow-different-networks, 2 bad\n"
-                 "usage.\n";
+                 "report of schema 2, or reports of different networks without\n"
+                 "--allow-different-networks, 2 bad "                 "usage.\n";
     return 0;
   }
   if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");

@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "laconic/error.hpp"
+#include "suggest.hpp"
 
 namespace laconic {
 
@@ -45,21 +46,6 @@ std::string lower(std::string s) {
   return s;
 }
 
-std::size_t edit_distance(const std::string& a, const std::string& b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = above;
-    }
-  }
-  return row[b.size()];
-}
-
 // Where a manifest problem is: the file, and the layer when there is one.
 struct Context {
   std::string file;
@@ -74,22 +60,7 @@ void check_keys(const json& object, const std::vector<std::string>& allowed, con
                 const Context& ctx) {
   for (const auto& item : object.items()) {
     if (std::find(allowed.begin(), allowed.end(), item.key()) != allowed.end()) continue;
-    std::string message = "unknown key '" + item.key() + "' in " + where;
-    std::string best;
-    std::size_t best_distance = 3;
-    for (const auto& key : allowed) {
-      const std::size_t d = edit_distance(lower(item.key()), key);
-      if (d < best_distance) {
-        best_distance = d;
-        best = key;
-      }
-    }
-    if (!best.empty()) message += " (did you mean '" + best + "'?)";
-    else {
-      message += "; allowed keys:";
-      for (const auto& key : allowed) message += " " + key;
-    }
-    ctx.fail(message);
+    ctx.fail("unknown key '" + item.key() + "' in " + where + unknown_name_hint(item.key(), allowed));
   }
 }
 

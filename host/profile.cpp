@@ -89,6 +89,7 @@ void compare_counts(std::vector<std::string>& diffs, const std::string& where, c
   compare_field(diffs, where, "work.laconic", e.work.laconic, a.work.laconic);
   compare_field(diffs, where, "cycles.baseline", e.cycles.baseline, a.cycles.baseline);
   compare_field(diffs, where, "cycles.stripes", e.cycles.stripes, a.cycles.stripes);
+  compare_field(diffs, where, "cycles.pragmatic", e.cycles.pragmatic, a.cycles.pragmatic);
   compare_field(diffs, where, "cycles.laconic", e.cycles.laconic, a.cycles.laconic);
 }
 

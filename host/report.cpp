@@ -9,6 +9,8 @@
 #include <sstream>
 
 #include "laconic/error.hpp"
+#include "laconic/run_config.hpp"
+#include "report_json.hpp"
 
 #ifndef LACONIC_VERSION
 #define LACONIC_VERSION "unknown"
@@ -90,15 +92,72 @@ std::string samples_text(const NetworkResult& r) {
 
 }  // namespace
 
+std::string geometry_text(const Geometry& g) {
+  auto n = [](std::int64_t v, const char* one, const char* many) {
+    return std::to_string(v) + " " + (v == 1 ? one : many);
+  };
+  return n(g.tiles, "tile", "tiles") + " × " + n(g.rows, "row", "rows") + " × " + n(g.columns, "column", "columns") +
+         " × " + n(g.lanes, "lane", "lanes");
+}
+
+namespace {
+
+std::string registers_text(int r) {
+  if (r == 0) return "no column registers (lockstep)";
+  return std::to_string(r) + (r == 1 ? " column register" : " column registers");
+}
+
+}  // namespace
+
+std::string accelerator_options_text(const ProfileConfig& c, Accelerator a) {
+  const std::string encoding(to_string(c.encoding));
+  switch (a) {
+    case Accelerator::baseline:
+      return "bit-parallel (DaDianNao-like), " + std::to_string(c.baseline_width) + "-bit operands";
+    case Accelerator::stripes: return "bit-serial activations at each layer's activation width";
+    case Accelerator::pragmatic:
+      return "term-serial activations (" + encoding + " terms), first-stage shifter B = " +
+             shifter_bits_text(c.shifter_bits) + ", " + registers_text(c.registers(a));
+    case Accelerator::laconic:
+      return "terms of both operands (" + encoding + "), " + registers_text(c.registers(a));
+  }
+  return "";
+}
+
+std::string preset_text(const ProfileConfig& c) {
+  const auto p = c.matching_preset();
+  if (!p) return "a custom configuration (no preset matches every accelerator's settings)";
+  if (*p == Preset::dnnsim) return "preset `dnnsim` (each accelerator at its own geometry, as DNNsim compares them)";
+  return "preset `equal` (every accelerator at one geometry)";
+}
+
+std::string baseline_line(const ProfileConfig& c) {
+  return "Baseline: bit-parallel (DaDianNao-like), " + geometry_text(c.geometry(Accelerator::baseline)) + ", " +
+         std::to_string(c.baseline_width) + "-bit operands.";
+}
+
 std::string markdown_report(const NetworkResult& r) {
-  const Geometry& g = r.config.geometry(Accelerator::laconic);
+  const ProfileConfig& config = r.config;
   std::ostringstream out;
   out << "# laconic profile: " << md_escape(r.network) << "\n\n";
-  out << "Engine `" << r.engine << "`, encoding `" << to_string(r.config.encoding) << "`, geometry " << g.tiles
-      << " tiles x " << g.rows << " rows x " << g.columns << " columns x " << g.lanes << " lanes, baseline "
-      << r.config.baseline_width << "-bit, " << samples_text(r) << ".";
+  out << "Engine `" << r.engine << "`, encoding `" << to_string(config.encoding) << "`, " << samples_text(r) << ".";
   if (!r.source.empty()) out << " Traces: " << md_escape(r.source) << ".";
   out << "\n\n";
+
+  // The accelerators (§8, §9).
+  out << baseline_line(config) << " Speedups are baseline cycles / cycles.\n\nAccelerators: " << preset_text(config)
+      << ".\n\n";
+  MarkdownTable accelerators;
+  accelerators.header = {"accelerator", "tiles T", "rows Rt", "columns Ct", "lanes L", "options"};
+  accelerators.right = {false, true, true, true, true, false};
+  for (Accelerator a : kAccelerators) {
+    const Geometry& g = config.geometry(a);
+    accelerators.rows.push_back({std::string(to_string(a)), std::to_string(g.tiles), std::to_string(g.rows),
+                                 std::to_string(g.columns), std::to_string(g.lanes),
+                                 accelerator_options_text(config, a)});
+  }
+  out << accelerators.render() << "\nDepthwise layers: `" << to_string(config.depthwise)
+      << "` mapping; first-layer fold: " << (config.fold_first_layer ? "on" : "off") << " (MODEL.md §8).\n\n";
 
   const Totals conv = r.totals_conv(), all = r.totals_all();
   auto totals_label = [](const char* what, const Totals& t) {
@@ -140,22 +199,27 @@ std::string markdown_report(const NetworkResult& r) {
                                 l.weight_quantization, fixed(w.mean(), 3), percent(w.zero_fraction()),
                                 std::to_string(w.max_terms_seen())});
   }
-  out << "## Terms per value (`" << to_string(r.config.encoding) << "` encoding)\n\n" << terms_table.render() << "\n";
+  out << "## Terms per value (`" << to_string(config.encoding) << "` encoding)\n\n" << terms_table.render() << "\n";
 
-  // Cycles (§5).
+  // Cycles (§5, §8, §9).
   MarkdownTable cycles;
-  cycles.header = {"layer", "baseline cycles", "stripes cycles", "laconic cycles", "laconic cycles / sample",
-                   "stripes speedup", "laconic speedup"};
-  cycles.right = {false, true, true, true, true, true, true};
+  cycles.header = {"layer",        "baseline cycles",     "stripes cycles",         "pragmatic cycles",
+                   "laconic cycles", "laconic cycles / sample", "stripes x",         "pragmatic x",
+                   "laconic x",    "laconic over stripes x", "laconic over pragmatic x"};
+  cycles.right = {false, true, true, true, true, true, true, true, true, true, true};
   auto cycles_row = [&](const std::string& name, const Cycles& c, std::uint64_t samples) {
     const double per_sample = samples == 0 ? 0.0 : static_cast<double>(c.laconic) / static_cast<double>(samples);
     return std::vector<std::string>{name,
                                     std::to_string(c.baseline),
                                     std::to_string(c.stripes),
+                                    std::to_string(c.pragmatic),
                                     std::to_string(c.laconic),
                                     fixed(per_sample, 1),
                                     fixed(speedup(c.baseline, c.stripes), 2),
-                                    fixed(speedup(c.baseline, c.laconic), 2)};
+                                    fixed(speedup(c.baseline, c.pragmatic), 2),
+                                    fixed(speedup(c.baseline, c.laconic), 2),
+                                    fixed(speedup(c.stripes, c.laconic), 2),
+                                    fixed(speedup(c.pragmatic, c.laconic), 2)};
   };
   for (const auto& l : r.layers)
     cycles.rows.push_back(cycles_row(md_escape(l.result.name), l.result.cycles(), l.result.samples()));
@@ -172,23 +236,60 @@ std::string markdown_report(const NetworkResult& r) {
   };
   auto totals_cycles_row = [&](const char* what, const Totals& t, bool conv_only) {
     auto row = cycles_row(totals_label(what, t), t.cycles, same_samples(conv_only));
-    if (same_samples(conv_only) == 0) row[4] = "";
+    if (same_samples(conv_only) == 0) row[5] = "";
     return row;
   };
   cycles.rows.push_back(totals_cycles_row("conv layers", conv, true));
   cycles.rows.push_back(totals_cycles_row("all layers", all, false));
-  out << "## Cycles (MODEL.md §5)\n\n" << cycles.render();
+  out << "## Cycles (MODEL.md §5, §8, §9)\n\n"
+      << "Each accelerator at its own geometry (above). `x` columns are speedups, ratios of sums: baseline cycles / "
+         "cycles; `laconic over stripes` is Stripes cycles / Laconic cycles, `laconic over pragmatic` Pragmatic "
+         "cycles / Laconic cycles.\n\n"
+      << cycles.render();
   return out.str();
 }
+
+namespace {
+
+// The run's configuration as the CSV's last columns (README "CSV report").
+const char* const kCsvConfigHeader =
+    "preset,encoding,baseline_width,"
+    "baseline_tiles,baseline_rows,baseline_columns,baseline_lanes,"
+    "stripes_tiles,stripes_rows,stripes_columns,stripes_lanes,"
+    "pragmatic_tiles,pragmatic_rows,pragmatic_columns,pragmatic_lanes,pragmatic_column_registers,"
+    "pragmatic_shifter_bits,"
+    "laconic_tiles,laconic_rows,laconic_columns,laconic_lanes,laconic_column_registers,"
+    "depthwise,fold_first_layer";
+
+std::string csv_config_fields(const ProfileConfig& c) {
+  std::ostringstream row;
+  const auto preset = c.matching_preset();
+  row << (preset ? std::string(to_string(*preset)) : std::string()) << "," << to_string(c.encoding) << ","
+      << c.baseline_width;
+  for (Accelerator a : kAccelerators) {
+    const Geometry& g = c.geometry(a);
+    row << "," << g.tiles << "," << g.rows << "," << g.columns << "," << g.lanes;
+    if (a == Accelerator::pragmatic) row << "," << c.registers(a) << "," << shifter_bits_text(c.shifter_bits);
+    if (a == Accelerator::laconic) row << "," << c.registers(a);
+  }
+  row << "," << to_string(c.depthwise) << "," << (c.fold_first_layer ? "true" : "false");
+  return row.str();
+}
+
+}  // namespace
 
 std::string csv_report(const NetworkResult& r, bool per_sample) {
   std::ostringstream out;
   out << "network,layer,type,row,sample,samples,macs,"
          "work_baseline,work_zero_skip,work_stripes,work_pragmatic,work_laconic,"
          "potential_zero_skip,potential_stripes,potential_pragmatic,potential_laconic,"
-         "cycles_baseline,cycles_stripes,cycles_laconic,speedup_stripes,speedup_laconic,"
+         "cycles_baseline,cycles_stripes,cycles_pragmatic,cycles_laconic,"
+         "speedup_stripes,speedup_pragmatic,speedup_laconic,"
+         "speedup_laconic_over_stripes,speedup_laconic_over_pragmatic,"
          "activation_bits,weight_bits,activation_mean_terms,activation_zero_fraction,"
-         "weight_mean_terms,weight_zero_fraction\n";
+         "weight_mean_terms,weight_zero_fraction,"
+      << kCsvConfigHeader << "\n";
+  const std::string config = csv_config_fields(r.config);
   auto quote = [](const std::string& s) {
     if (s.find_first_of(",\"\n") == std::string::npos) return s;
     std::string q = "\"";
@@ -200,8 +301,10 @@ std::string csv_report(const NetworkResult& r, bool per_sample) {
     row << macs << "," << w.baseline << "," << w.zero_skip << "," << w.stripes << "," << w.pragmatic << ","
         << w.laconic << "," << ratio_text(speedup(w.baseline, w.zero_skip)) << ","
         << ratio_text(speedup(w.baseline, w.stripes)) << "," << ratio_text(speedup(w.baseline, w.pragmatic)) << ","
-        << ratio_text(speedup(w.baseline, w.laconic)) << "," << c.baseline << "," << c.stripes << "," << c.laconic
-        << "," << ratio_text(speedup(c.baseline, c.stripes)) << "," << ratio_text(speedup(c.baseline, c.laconic));
+        << ratio_text(speedup(w.baseline, w.laconic)) << "," << c.baseline << "," << c.stripes << "," << c.pragmatic
+        << "," << c.laconic << "," << ratio_text(speedup(c.baseline, c.stripes)) << ","
+        << ratio_text(speedup(c.baseline, c.pragmatic)) << "," << ratio_text(speedup(c.baseline, c.laconic)) << ","
+        << ratio_text(speedup(c.stripes, c.laconic)) << "," << ratio_text(speedup(c.pragmatic, c.laconic));
     return row.str();
   };
   for (const auto& l : r.layers) {
@@ -210,13 +313,33 @@ std::string csv_report(const NetworkResult& r, bool per_sample) {
     out << prefix << ",layer,," << res.samples() << "," << counts(res.macs(), res.work(), res.cycles()) << ","
         << l.activation_precision.bits << "," << l.weight_precision.bits << ","
         << ratio_text(res.activation_terms.mean()) << "," << ratio_text(res.activation_terms.zero_fraction()) << ","
-        << ratio_text(res.weight_terms.mean()) << "," << ratio_text(res.weight_terms.zero_fraction()) << "\n";
+        << ratio_text(res.weight_terms.mean()) << "," << ratio_text(res.weight_terms.zero_fraction()) << ","
+        << config << "\n";
     if (per_sample)
       for (const auto& s : res.per_sample)
         out << prefix << ",sample," << s.sample << ",1," << counts(s.macs, s.work, s.cycles) << ","
-            << l.activation_precision.bits << "," << l.weight_precision.bits << ",,,,\n";
+            << l.activation_precision.bits << "," << l.weight_precision.bits << ",,,,," << config << "\n";
   }
   return out.str();
+}
+
+ordered_json settings_json(const ProfileConfig& c) {
+  const auto preset = c.matching_preset();
+  ordered_json accelerators;
+  for (Accelerator a : kAccelerators) {
+    const Geometry& g = c.geometry(a);
+    ordered_json entry{{"tiles", g.tiles}, {"rows", g.rows}, {"columns", g.columns}, {"lanes", g.lanes}};
+    if (a == Accelerator::pragmatic || a == Accelerator::laconic) entry["column_registers"] = c.registers(a);
+    if (a == Accelerator::pragmatic)
+      entry["shifter_bits"] = c.shifter_bits == kShifterUnbounded ? ordered_json(nullptr) : ordered_json(c.shifter_bits);
+    accelerators[std::string(to_string(a))] = std::move(entry);
+  }
+  return ordered_json{{"preset", preset ? ordered_json(std::string(to_string(*preset))) : ordered_json(nullptr)},
+                      {"encoding", std::string(to_string(c.encoding))},
+                      {"baseline_width", c.baseline_width},
+                      {"accelerators", std::move(accelerators)},
+                      {"depthwise", std::string(to_string(c.depthwise))},
+                      {"fold_first_layer", c.fold_first_layer}};
 }
 
 namespace {
@@ -227,7 +350,8 @@ ordered_json work_json(const Work& w) {
 }
 
 ordered_json cycles_json(const Cycles& c) {
-  return ordered_json{{"baseline", c.baseline}, {"stripes", c.stripes}, {"laconic", c.laconic}};
+  return ordered_json{
+      {"baseline", c.baseline}, {"stripes", c.stripes}, {"pragmatic", c.pragmatic}, {"laconic", c.laconic}};
 }
 
 ordered_json terms_json(const TermStats& s, Encoding encoding, const Precision& precision) {
@@ -244,21 +368,16 @@ ordered_json totals_json(const Totals& t) {
 }  // namespace
 
 std::string json_report(const NetworkResult& r, bool per_sample) {
-  const Geometry& g = r.config.geometry(Accelerator::laconic);
   ordered_json doc;
   doc["tool"] = "laconic";
+  doc["schema"] = kReportSchema;
   doc["version"] = version_string();
   doc["network"] = r.network;
   doc["engine"] = r.engine;
-  doc["config"] = ordered_json{
-      {"encoding", std::string(to_string(r.config.encoding))},
-      {"tiles", g.tiles},
-      {"rows", g.rows},
-      {"columns", g.columns},
-      {"lanes", g.lanes},
-      {"baseline_width", r.config.baseline_width},
-      {"sample_limit", r.sample_limit == 0 ? ordered_json(nullptr) : ordered_json(r.sample_limit)},
-      {"source", r.source}};
+  ordered_json config = settings_json(r.config);
+  config["sample_limit"] = r.sample_limit == 0 ? ordered_json(nullptr) : ordered_json(r.sample_limit);
+  config["source"] = r.source;
+  doc["config"] = std::move(config);
   doc["layers"] = ordered_json::array();
   for (const auto& l : r.layers) {
     const LayerResult& res = l.result;

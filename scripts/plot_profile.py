@@ -7,7 +7,8 @@ writes into DIR, from the report alone (no traces, no laconic binary):
 
   work_potential.png/.svg   per layer: potential speedup of zero skipping, Stripes, Pragmatic and
                             Laconic over the bit-parallel baseline (baseline work / work, log scale)
-  cycle_speedup.png/.svg    per layer: Stripes' and Laconic's cycle speedup over the baseline
+  cycle_speedup.png/.svg    per layer: Stripes', Pragmatic's and Laconic's cycle speedup over the baseline,
+                            each accelerator at its own geometry
   terms_per_layer.png/.svg  per layer: the share of activation and of weight values with t terms
   terms_overall.png/.svg    the same over the whole network
   network_summary.png/.svg  whole network: potentials and cycle speedups, all and conv layers
@@ -15,8 +16,9 @@ writes into DIR, from the report alone (no traces, no laconic binary):
   summary.md                one page: configuration, totals, busiest layers, the PNG figures
   summary.html              the same as one self-contained file with the SVG figures inline
 
-Every number is a ratio of the report's integer counts (MODEL.md §4, §5): totals are ratios of
-sums, never means of ratios. Needs numpy and matplotlib (Debian: python3-numpy python3-matplotlib).
+Every number is a ratio of the report's integer counts (MODEL.md §4, §5, §8, §9): totals are
+ratios of sums, never means of ratios. Reads reports of schema 2 (laconic 0.2: each accelerator's
+geometry and options, Pragmatic cycles); the titles and the summary state them. Needs numpy and matplotlib (Debian: python3-numpy python3-matplotlib).
 The same report and matplotlib version give the same bytes (no dates in the files).
 Exit status: 0 success, 1 a report that cannot be read or is not a laconic profile report,
 2 bad usage.
@@ -55,7 +57,10 @@ STYLE = {
     "laconic": ("#009e73", "o", "Laconic"),
 }
 WORK_METHODS = ("zero_skip", "stripes", "pragmatic", "laconic")
-CYCLE_METHODS = ("stripes", "laconic")
+CYCLE_METHODS = ("stripes", "pragmatic", "laconic")
+ACCELERATORS = ("baseline", "stripes", "pragmatic", "laconic")
+ACCELERATOR_NAMES = {"baseline": "baseline", "stripes": "Stripes", "pragmatic": "Pragmatic", "laconic": "Laconic"}
+SCHEMA = 2  # the report layout this script reads (README "JSON report")
 TENSORS = ("activations", "weights")
 FIGURES = ("work_potential", "cycle_speedup", "terms_per_layer", "terms_overall", "network_summary")
 
@@ -64,8 +69,9 @@ CAPTIONS = {
                       "work counted in single-bit products (MODEL.md §4). Zero skipping skips products with a "
                       "zero operand, Stripes processes activations bit-serially at the layer's precision, "
                       "Pragmatic processes activation terms, Laconic terms of both operands.",
-    "cycle_speedup": "Cycle speedup of each layer over the bit-parallel baseline of the same geometry: baseline "
-                     "cycles / cycles (MODEL.md §5). Below 1, the accelerator is slower than the baseline.",
+    "cycle_speedup": "Cycle speedup of each layer over the bit-parallel baseline: baseline cycles / cycles, each "
+                     "accelerator at its own geometry (MODEL.md §5, §8, §9; the title gives them). Below 1, the "
+                     "accelerator is slower than the baseline.",
     "terms_per_layer": "Share of each layer's values that have t terms under the encoding (MODEL.md §3); "
                        "activations over the samples profiled, weights once.",
     "terms_overall": "Share of all values of the network with t terms; activations over all layers and samples, "
@@ -122,12 +128,35 @@ def load_report(path: str) -> Dict[str, Any]:
                           f"make one with laconic profile --json)")
     if doc.get("kind") == "comparison":
         raise ReportError(f"{path}: is the output of laconic compare, not a profile report")
+    if "schema" not in doc:
+        raise ReportError(f"{path}: a report of laconic {doc.get('version', '0.1')} (report schema 1: one geometry "
+                          f"for every accelerator, no Pragmatic cycles); re-run laconic profile --json with laconic "
+                          f"0.2 or later to plot it (this script reads report schema {SCHEMA})")
+    schema = doc["schema"]
+    if isinstance(schema, bool) or not isinstance(schema, int):
+        raise ReportError(f"{path}: not a laconic profile report: schema is not an integer")
+    if schema != SCHEMA:
+        raise ReportError(f"{path}: a report of schema {schema}; this script reads schema {SCHEMA}")
     for key in ("version", "network", "engine"):
         _field(doc, key, "", "string", path)
     config = _field(doc, "config", "", "object", path)
     _field(config, "encoding", "config", "string", path)
-    for key in ("tiles", "rows", "columns", "lanes", "baseline_width"):
-        _field(config, key, "config", "count", path)
+    _field(config, "baseline_width", "config", "count", path)
+    if _field(config, "preset", "config", "any", path) is not None:
+        _field(config, "preset", "config", "string", path)
+    accelerators = _field(config, "accelerators", "config", "object", path)
+    for name in ACCELERATORS:
+        where = f"config.accelerators.{name}"
+        entry = _field(accelerators, name, "config.accelerators", "object", path)
+        for key in ("tiles", "rows", "columns", "lanes"):
+            _field(entry, key, where, "count", path)
+        if name in ("pragmatic", "laconic"):
+            _field(entry, "column_registers", where, "count", path)
+        if name == "pragmatic" and _field(entry, "shifter_bits", where, "any", path) is not None:
+            _field(entry, "shifter_bits", where, "count", path)
+    _field(config, "depthwise", "config", "string", path)
+    if not isinstance(_field(config, "fold_first_layer", "config", "any", path), bool):
+        raise ReportError(f"{path}: not a laconic profile report: config.fold_first_layer is not true or false")
     if _field(config, "sample_limit", "config", "any", path) is not None:
         _field(config, "sample_limit", "config", "count", path)
     _field(config, "source", "config", "string", path)
@@ -231,13 +260,64 @@ def times(v: float) -> str:
     return f"{v:.2f}"
 
 
-def geometry_text(config: Dict[str, Any]) -> str:
-    return f"{config['tiles']}×{config['rows']}×{config['columns']}×{config['lanes']}"
+def geometry_text(g: Dict[str, Any]) -> str:
+    """T×Rt×Ct×L of one accelerator, e.g. 16×16×1×16."""
+    return f"{g['tiles']}×{g['rows']}×{g['columns']}×{g['lanes']}"
 
 
-def geometry_long(config: Dict[str, Any]) -> str:
-    return (f"{config['tiles']} tiles × {config['rows']} rows (filters) × {config['columns']} columns (windows) "
-            f"× {config['lanes']} lanes (channels)")
+def geometry_long(g: Dict[str, Any]) -> str:
+    def n(v, one, many):
+        return f"{v} {one if v == 1 else many}"
+    return (f"{n(g['tiles'], 'tile', 'tiles')} × {n(g['rows'], 'row', 'rows')} (filters) × "
+            f"{n(g['columns'], 'column', 'columns')} (windows) × {n(g['lanes'], 'lane', 'lanes')} (channels)")
+
+
+def shifter_text(config: Dict[str, Any]) -> str:
+    b = config["accelerators"]["pragmatic"]["shifter_bits"]
+    return "inf" if b is None else str(b)
+
+
+def registers_text(r: int) -> str:
+    return "no column registers (lockstep)" if r == 0 else f"{r} column register{'s' if r != 1 else ''}"
+
+
+def accelerator_options(config: Dict[str, Any], name: str) -> str:
+    """What the accelerator computes and its options (MODEL.md §8, §9), for the summary."""
+    a = config["accelerators"]
+    if name == "baseline":
+        return f"bit-parallel (DaDianNao-like), {config['baseline_width']}-bit operands"
+    if name == "stripes":
+        return "bit-serial activations at each layer's activation width"
+    if name == "pragmatic":
+        return (f"term-serial activations ({config['encoding']} terms), first-stage shifter B = {shifter_text(config)}, "
+                f"{registers_text(a['pragmatic']['column_registers'])}")
+    return f"terms of both operands ({config['encoding']}), {registers_text(a['laconic']['column_registers'])}"
+
+
+def accelerators_short(config: Dict[str, Any]) -> List[str]:
+    """One short line per accelerator for figure titles: name, T×Rt×Ct×L and options."""
+    a = config["accelerators"]
+    return [f"baseline {geometry_text(a['baseline'])} ({config['baseline_width']}-bit)",
+            f"Stripes {geometry_text(a['stripes'])}",
+            f"Pragmatic {geometry_text(a['pragmatic'])} (B = {shifter_text(config)}, "
+            f"R = {a['pragmatic']['column_registers']})",
+            f"Laconic {geometry_text(a['laconic'])} (R = {a['laconic']['column_registers']})"]
+
+
+def preset_text(config: Dict[str, Any]) -> str:
+    p = config["preset"]
+    return "custom" if p is None else p
+
+
+def options_short(config: Dict[str, Any]) -> str:
+    return (f"preset {preset_text(config)}, depthwise {config['depthwise']}, "
+            f"first-layer fold {'on' if config['fold_first_layer'] else 'off'}")
+
+
+def accelerators_title(config: Dict[str, Any]) -> str:
+    """Every accelerator's geometry and options in three lines, for the titles of cycle figures."""
+    lines = accelerators_short(config)
+    return f"T×Rt×Ct×L: {lines[0]}, {lines[1]},\n{lines[2]}, {lines[3]};\n{options_short(config)}"
 
 
 def samples_text(report: Dict[str, Any]) -> str:
@@ -365,11 +445,8 @@ def figure_cycle_speedup(report):
     _layer_axis(ax, names)
     ax.set_ylabel("speedup over bit-parallel (×, log)\nbaseline cycles / cycles")
     ax.set_xlabel("layer (network order)")
-    c = report["config"]
-    _legend_above(ax, fig, f"{report['network']}: cycle speedup per layer\n(T×Rt×Ct×L = {geometry_text(c)}, "
-                           f"{config_line(report)})" if fig.get_figwidth() < 10 else
-                  f"{report['network']}: cycle speedup per layer (T×Rt×Ct×L = {geometry_text(c)}, "
-                  f"{config_line(report)})", len(CYCLE_METHODS) + 1)
+    _legend_above(ax, fig, f"{report['network']}: cycle speedup per layer ({config_line(report)})\n"
+                           f"{accelerators_title(report['config'])}", len(CYCLE_METHODS) + 1)
     fig.tight_layout()
     data = {"x": names, "y_label": ax.get_ylabel(), "series": {m: list(map(float, line.get_ydata()))
                                                                for m, line in series.items()}}
@@ -485,10 +562,11 @@ def figure_network_summary(report):
     ax_work.set_ylabel("potential speedup over bit-parallel (×, log)\nbaseline work / work")
     ax_work.set_title("work potential")
     ax_cycles.set_ylabel("speedup over bit-parallel (×, log)\nbaseline cycles / cycles")
-    ax_cycles.set_title(f"cycles, T×Rt×Ct×L = {geometry_text(report['config'])}")
+    short = accelerators_short(report["config"])
+    ax_cycles.set_title("cycles, T×Rt×Ct×L:\n" + ",\n".join(short), fontsize=8)
     if len(groups) > 1:
         ax_work.legend(loc="upper left")
-    fig.suptitle(f"{report['network']}: whole network ({config_line(report)})")
+    fig.suptitle(f"{report['network']}: whole network ({config_line(report)}; {options_short(report['config'])})")
     fig.tight_layout()
     return fig, data
 
@@ -554,8 +632,16 @@ def summary_tables(report: Dict[str, Any]) -> Dict[str, Any]:
         ("traces", c["source"] or "(not given)"),
         ("engine", report["engine"]),
         ("encoding", c["encoding"]),
-        ("accelerator geometry", geometry_long(c)),
-        ("baseline", f"bit-parallel, {c['baseline_width']}-bit operands"),
+        ("preset", preset_text(c) + ("" if c["preset"] is None else
+                                     " (each accelerator at its own geometry, as DNNsim compares them)"
+                                     if c["preset"] == "dnnsim" else " (every accelerator at one geometry)")),
+    ]
+    for name in ACCELERATORS:
+        config_rows.append((ACCELERATOR_NAMES[name], f"{geometry_long(c['accelerators'][name])}; "
+                                                     f"{accelerator_options(c, name)}"))
+    config_rows += [
+        ("depthwise mapping", c["depthwise"]),
+        ("first-layer fold", "on" if c["fold_first_layer"] else "off"),
         ("samples", samples_text(report)),
         ("layers", f"{len(layers)} ({n_conv} conv, {len(layers) - n_conv} fc)"),
         ("tool", f"laconic {report['version']}"),
@@ -572,6 +658,10 @@ def summary_tables(report: Dict[str, Any]) -> Dict[str, Any]:
         total_rows.append((f"{STYLE[m][2]} cycles", [f"{totals[g]['cycles'][m]:,}" for g, _ in groups]))
         total_rows.append((f"{STYLE[m][2]} speedup (baseline cycles / cycles)",
                            [f"{times(cycle_speedup(totals[g], m))}×" for g, _ in groups]))
+    for m in ("stripes", "pragmatic"):
+        total_rows.append((f"Laconic over {STYLE[m][2]} ({STYLE[m][2]} cycles / Laconic cycles)",
+                           [f"{times(speedup(totals[g]['cycles'][m], totals[g]['cycles']['laconic']))}×"
+                            for g, _ in groups]))
     for tensor in TENSORS:
         cells = []
         for g, _ in groups:
@@ -601,7 +691,7 @@ def summary_markdown(report: Dict[str, Any], report_name: str, digest: str) -> s
     out = [f"# laconic profile: {_md(report['network'])}", ""]
     out.append(f"Made by `scripts/plot_profile.py` from `{_md(report_name)}` (SHA-256 `{digest[:16]}`) alone; "
                "rerun it on that report to reproduce every number and figure. Ratios are ratios of the "
-               "report's integer sums (MODEL.md §4, §5).")
+               "report's integer sums (MODEL.md §4, §5, §8, §9).")
     out += ["", "| configuration | |", "| --- | --- |"]
     out += [f"| {k} | {_md(v)} |" for k, v in t["config"]]
     out += ["", "## Totals", "", "| | " + " | ".join(t["groups"]) + " |",
@@ -636,7 +726,7 @@ def summary_html(report: Dict[str, Any], report_name: str, digest: str, svgs: Di
            "</head>", "<body>", f"<h1>laconic profile: {e(report['network'])}</h1>",
            f"<p>Made by <code>scripts/plot_profile.py</code> from <code>{e(report_name)}</code> (SHA-256 "
            f"<code>{digest[:16]}</code>) alone; rerun it on that report to reproduce every number and figure. "
-           "Ratios are ratios of the report's integer sums (MODEL.md §4, §5).</p>",
+           "Ratios are ratios of the report's integer sums (MODEL.md §4, §5, §8, §9).</p>",
            "<table>"]
     out += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in t["config"]]
     out += ["</table>", "<h2>Totals</h2>", "<table>",

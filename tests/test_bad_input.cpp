@@ -345,12 +345,51 @@ TEST_F(BadInput, FractionInAnIntegralTrace) {
 
 TEST_F(BadInput, UnknownOptionValuesAreUsageErrors) {
   expect_failure(2, {"--engine must be auto, cuda, cpu or reference, not 'gpu'"}, {"--engine", "gpu"});
-  expect_failure(2, {"--encoding must be binary, booth or naf, not 'csd'"}, {"--encoding", "csd"});
+  expect_failure(2, {"--encoding must be binary, booth, naf or dnnsim-booth, not 'csd'"}, {"--encoding", "csd"});
   expect_failure(2, {"--lanes must be a positive number, not 0"}, {"--lanes", "0"});
   expect_failure(2, {"lots", "failed to parse"}, {"--threads", "lots"});  // cxxopts quotes it in ‘’
   expect_failure(2, {"--baseline-width"}, {"--baseline-width", "64"});
   expect_failure(2, {"bogus"}, {"--bogus"});
   expect_failure(1, {"--layers", "no layer 'conv9'", "conv, fc"}, {"--layers", "conv9"});
+}
+
+// The accelerators' settings (MODEL.md §8, §9): every bad value is a usage
+// error naming the option, found before anything is read or written.
+TEST_F(BadInput, BadAcceleratorSettingsAreUsageErrors) {
+  expect_failure(2, {"--preset must be dnnsim or equal, not 'dadiannao'"}, {"--preset", "dadiannao"});
+  expect_failure(2, {"--geometry pragmatc=16,16,16,16: 'pragmatc' is not an accelerator (did you mean 'pragmatic'?)"},
+                 {"--geometry", "pragmatc=16,16,16,16"});
+  expect_failure(2, {"--geometry laconic=16,16: expected ACCELERATOR=T,Rt,Ct,L"}, {"--geometry", "laconic=16,16"});
+  expect_failure(2, {"--geometry all=16,0,16,16: rows Rt must be a positive number, not 0"},
+                 {"--geometry", "all=16,0,16,16"});
+  expect_failure(2, {"--shifter-bits: the first-stage shifter bits B must be between 0 and 31 or inf, not 99"},
+                 {"--shifter-bits", "99"});
+  expect_failure(2, {"--column-registers stripes=1: column registers of stripes: only pragmatic and laconic have them",
+                     "MODEL.md §8"},
+                 {"--column-registers", "stripes=1"});
+  expect_failure(2, {"--column-registers baseline=1: column registers of baseline: only pragmatic and laconic"},
+                 {"--column-registers", "baseline=1"});
+  expect_failure(2, {"--depthwise must be per-group or diagonal, not 'grouped'"}, {"--depthwise", "grouped"});
+  expect_failure(2, {"--fold-first-layer must be on or off, not 'true'"}, {"--fold-first-layer", "true"});
+  expect_failure(2, {"--columns must be a positive number, not 0"}, {"--columns", "0"});
+}
+
+// A bad configuration file is bad input: exit 1, the file and the key named.
+TEST_F(BadInput, BadConfigurationFile) {
+  const std::string config = dir_.file("sweep.json");
+  write("sweep.json", R"({"geometry": {"laconic": [16, 16, 16, 16]}, "shifter_bit": 2})");
+  expect_failure(1, {config + ": unknown key 'shifter_bit' (did you mean 'shifter_bits'?)"}, {"--config", config});
+  write("sweep.json", R"({"column_registers": {"baseline": 2}})");
+  expect_failure(1, {config + ": column_registers.baseline: column registers of baseline: only pragmatic and laconic"},
+                 {"--config", config});
+  write("sweep.json", R"({"geometry": {"stripes": [16, 16, 16, 0]}})");
+  expect_failure(1, {config + ": geometry.stripes[3]: lanes L must be a positive number, not 0"}, {"--config", config});
+  write("sweep.json", R"({"preset": "equal",)");
+  expect_failure(1, {config + ": not valid JSON"}, {"--config", config});
+  expect_failure(1, {dir_.file("none.json") + ": no such configuration file"}, {"--config", dir_.file("none.json")});
+  write("sweep.json", R"({"preset": "equal"})");
+  expect_failure(2, {"--preset dnnsim and the configuration file " + config + " (\"preset\": \"equal\") name different presets"},
+                 {"--config", config, "--preset", "dnnsim"});
 }
 
 // --- Reports that cannot be written ---------------------------------------

@@ -112,8 +112,16 @@ TEST(Cli, ProfileHelpMentionsEveryOption) {
   EXPECT_STATUS(r, 0);
   for (const char* option : {"--engine", "--encoding", "--tiles", "--rows", "--columns", "--lanes", "--baseline-width",
                              "--samples", "--layers", "--json", "--csv", "--per-sample", "--verify", "--quiet", "-q",
-                             "--threads", "--traces"})
+                             "--threads", "--traces", "--preset", "--config", "--geometry", "--shifter-bits",
+                             "--column-registers", "--depthwise", "--fold-first-layer"})
     EXPECT_TRUE(contains(r.out, option)) << "help lacks " << option << r.describe();
+  // Every value and default of the accelerators' settings, and the order in which they apply.
+  for (const char* phrase : {"dnnsim", "equal", "(default: dnnsim)", "ACCELERATOR=T,Rt,Ct,L", "all=T,Rt,Ct,L",
+                             "ACCELERATOR=R", "B|inf", "(default: 2)", "per-group|diagonal", "on|off", "dnnsim-booth",
+                             "(default: booth)", "(default: 16)", "Settings apply in this order",
+                             "1. --preset", "2. --config FILE", "3. --tiles, --rows, --columns, --lanes",
+                             "4. --geometry entries, in the order given", "5. --shifter-bits"})
+    EXPECT_TRUE(contains(r.out, phrase)) << "help lacks " << phrase << r.describe();
 }
 
 TEST(Cli, SynthAndInfoHelp) {
@@ -126,7 +134,7 @@ TEST(Cli, SynthAndInfoHelp) {
   EXPECT_TRUE(contains(info.out, "laconic ")) << info.describe();
   const CliRun version = run_laconic({"--version"}, scratch);
   EXPECT_STATUS(version, 0);
-  EXPECT_TRUE(contains(version.out, "0.1.0")) << version.describe();
+  EXPECT_TRUE(contains(version.out, "0.2.0")) << version.describe();
 }
 
 TEST(Cli, NoArgumentsIsAUsageError) {
@@ -192,6 +200,33 @@ TEST_F(CliProfile, UsageErrorsExitWithStatus2) {
       {{manifest_, "--baseline-width", "33"}, "--baseline-width"},
       {{}, "NETWORK"},
       {{manifest_, "extra"}, "extra"},
+      // The accelerators' settings: each bad value names the option and says what is wrong.
+      {{manifest_, "--preset", "isca"}, "--preset must be dnnsim or equal, not 'isca'"},
+      {{manifest_, "--encoding", "booth4"}, "--encoding must be binary, booth, naf or dnnsim-booth, not 'booth4'"},
+      {{manifest_, "--geometry", "lacnic=16,16,16,16"}, "--geometry lacnic=16,16,16,16: 'lacnic' is not an accelerator (did you mean 'laconic'?)"},
+      {{manifest_, "--geometry", "gpu=1,1,1,1"}, "'gpu' is not an accelerator; one of: all baseline stripes pragmatic laconic"},
+      {{manifest_, "--geometry", "laconic=16,16,16"}, "--geometry laconic=16,16,16: expected ACCELERATOR=T,Rt,Ct,L"},
+      {{manifest_, "--geometry", "laconic=16,16,16,16,16"}, "expected ACCELERATOR=T,Rt,Ct,L"},
+      {{manifest_, "--geometry", "16,16,16,16"}, "--geometry 16,16,16,16: expected ACCELERATOR=T,Rt,Ct,L"},
+      {{manifest_, "--geometry", "=16,16,16,16"}, "expected ACCELERATOR=T,Rt,Ct,L"},
+      {{manifest_, "--geometry", "baseline=16,16,0,16"}, "--geometry baseline=16,16,0,16: columns Ct must be a positive number, not 0"},
+      {{manifest_, "--geometry", "all=-1,16,16,16"}, "tiles T must be a positive number, not -1"},
+      {{manifest_, "--geometry", "stripes=16,x,16,16"}, "rows Rt must be an integer, not 'x'"},
+      {{manifest_, "--geometry", "stripes=16,16,16,"}, "lanes L must be an integer, not ''"},
+      {{manifest_, "--geometry", "laconic=16,16,16,2000000"}, "lanes L is implausibly large: 2000000"},
+      {{manifest_, "--shifter-bits", "32"}, "--shifter-bits: the first-stage shifter bits B must be between 0 and 31 or inf, not 32"},
+      {{manifest_, "--shifter-bits", "-1"}, "must be between 0 and 31 or inf, not -1"},
+      {{manifest_, "--shifter-bits", "infinity"}, "must be between 0 and 31 or inf, not 'infinity'"},
+      {{manifest_, "--column-registers", "baseline=1"}, "--column-registers baseline=1: column registers of baseline: only pragmatic and laconic have them"},
+      {{manifest_, "--column-registers", "stripes=2"}, "column registers of stripes: only pragmatic and laconic have them"},
+      {{manifest_, "--column-registers", "pragmatic=-1"}, "column registers of pragmatic must be between 0 and 1048576, not -1"},
+      {{manifest_, "--column-registers", "all=2000000"}, "must be between 0 and 1048576, not 2000000"},
+      {{manifest_, "--column-registers", "laconic"}, "--column-registers laconic: expected ACCELERATOR=R"},
+      {{manifest_, "--column-registers", "laconic=one"}, "the number of column registers must be an integer, not 'one'"},
+      {{manifest_, "--column-registers", "pragmatc=1"}, "'pragmatc' is not an accelerator (did you mean 'pragmatic'?)"},
+      {{manifest_, "--depthwise", "diagonally"}, "--depthwise must be per-group or diagonal, not 'diagonally'"},
+      {{manifest_, "--fold-first-layer", "yes"}, "--fold-first-layer must be on or off, not 'yes'"},
+      {{manifest_, "--tiles", "0", "--geometry", "all=1,1,1,1"}, "--tiles must be a positive number, not 0"},
   };
   for (const auto& c : cases) {
     const CliRun r = profile(c.args);
@@ -366,9 +401,29 @@ TEST_F(CliProfile, FirstBadValueIsReportedWhateverTheThreads) {
 // ---------------------------------------------------------------------------
 // A good run and its reports.
 
+// The expected "config" of a report of the default configuration (the dnnsim
+// preset, MODEL.md §8), without sample_limit and source.
+json dnnsim_config() {
+  return json::parse(R"({"preset": "dnnsim", "encoding": "booth", "baseline_width": 16,
+    "accelerators": {"baseline": {"tiles": 16, "rows": 16, "columns": 1, "lanes": 16},
+                     "stripes": {"tiles": 16, "rows": 16, "columns": 16, "lanes": 16},
+                     "pragmatic": {"tiles": 16, "rows": 16, "columns": 16, "lanes": 16, "column_registers": 1,
+                                   "shifter_bits": 2},
+                     "laconic": {"tiles": 16, "rows": 16, "columns": 16, "lanes": 16, "column_registers": 0}},
+    "depthwise": "diagonal", "fold_first_layer": true})");
+}
+
+json without_run_fields(json config) {
+  config.erase("sample_limit");
+  config.erase("source");
+  return config;
+}
+
+// Runs on the reference engine, whose cycles follow MODEL.md §8 and §9
+// literally; the fast engines give the same counts (test_engines.cpp).
 TEST_F(CliProfile, GoodRunWritesDocumentedReports) {
   const std::string json_path = scratch_.file("r.json"), csv_path = scratch_.file("r.csv");
-  const CliRun r = profile({manifest_, "--json", json_path, "--csv", csv_path, "--per-sample", "--verify", "-q"});
+  const CliRun r = profile({manifest_, "--json", json_path, "--csv", csv_path, "--per-sample", "--engine", "reference", "-q"});
   ASSERT_EQ(r.status, 0) << r.describe();
   EXPECT_EQ(r.err, "") << "-q must keep stderr empty" << r.describe();
   EXPECT_TRUE(contains(r.out, "# laconic profile: tiny")) << r.describe();
@@ -383,21 +438,29 @@ TEST_F(CliProfile, GoodRunWritesDocumentedReports) {
     FAIL() << "JSON report " << json_path << " does not parse: " << e.what() << "\n" << truncated(json_text);
   }
   const std::string where = "\nJSON report " + json_path + ":\n" + truncated(json_text, 3000);
-  EXPECT_EQ(keys_of(doc), (std::set<std::string>{"tool", "version", "network", "engine", "config", "layers", "totals"}))
+  EXPECT_EQ(keys_of(doc),
+            (std::set<std::string>{"tool", "schema", "version", "network", "engine", "config", "layers", "totals"}))
       << join(keys_of(doc)) << where;
   EXPECT_EQ(doc["tool"], "laconic");
+  EXPECT_EQ(doc["schema"], 2);
+  EXPECT_EQ(doc["version"], "0.2.0");
   EXPECT_EQ(doc["network"], "tiny-synthetic");
-  EXPECT_EQ(doc["engine"], "cpu");
-  EXPECT_EQ(doc["config"]["encoding"], "booth");
-  for (const char* key : {"tiles", "rows", "columns", "lanes", "baseline_width"}) {
-    EXPECT_TRUE(doc["config"][key].is_number_unsigned() || doc["config"][key].is_number_integer()) << key << where;
-    EXPECT_EQ(doc["config"][key], 16) << key;
-  }
+  EXPECT_EQ(doc["engine"], "reference");
+  // The schema-2 configuration: every accelerator's geometry and options, in this order.
+  EXPECT_EQ(without_run_fields(doc["config"]), dnnsim_config()) << where;
+  const nlohmann::ordered_json in_order = nlohmann::ordered_json::parse(json_text);
+  std::vector<std::string> config_keys;
+  for (const auto& item : in_order["config"].items()) config_keys.push_back(item.key());
+  EXPECT_EQ(config_keys, (std::vector<std::string>{"preset", "encoding", "baseline_width", "accelerators", "depthwise",
+                                                   "fold_first_layer", "sample_limit", "source"}));
+  std::vector<std::string> accelerator_keys;
+  for (const auto& item : in_order["config"]["accelerators"].items()) accelerator_keys.push_back(item.key());
+  EXPECT_EQ(accelerator_keys, (std::vector<std::string>{"baseline", "stripes", "pragmatic", "laconic"}));
   EXPECT_TRUE(doc["config"]["sample_limit"].is_null()) << where;
 
   const std::set<std::string> layer_keys = {"name", "type", "samples", "macs", "work", "cycles", "terms", "per_sample"};
   const std::set<std::string> work_keys = {"baseline", "zero_skip", "stripes", "pragmatic", "laconic"};
-  const std::set<std::string> cycle_keys = {"baseline", "stripes", "laconic"};
+  const std::set<std::string> cycle_keys = {"baseline", "stripes", "pragmatic", "laconic"};
   auto is_count = [](const json& v) { return v.is_number_unsigned() || (v.is_number_integer() && v.get<std::int64_t>() >= 0); };
 
   ASSERT_TRUE(doc["layers"].is_array()) << where;
@@ -414,7 +477,10 @@ TEST_F(CliProfile, GoodRunWritesDocumentedReports) {
     EXPECT_EQ(keys_of(layer["work"]), work_keys);
     EXPECT_EQ(keys_of(layer["cycles"]), cycle_keys);
     for (const auto& item : layer["work"].items()) EXPECT_TRUE(is_count(item.value())) << "work." << item.key();
-    for (const auto& item : layer["cycles"].items()) EXPECT_TRUE(is_count(item.value())) << "cycles." << item.key();
+    for (const auto& item : layer["cycles"].items()) {
+      EXPECT_TRUE(is_count(item.value())) << "cycles." << item.key();
+      EXPECT_GT(item.value().get<std::uint64_t>(), 0u) << "cycles." << item.key();  // every step costs at least 1
+    }
     for (const char* tensor : {"activations", "weights"}) {
       const json& t = layer["terms"][tensor];
       EXPECT_EQ(keys_of(t), (std::set<std::string>{"mean", "zero_fraction", "histogram"})) << tensor;
@@ -483,9 +549,16 @@ TEST_F(CliProfile, GoodRunWritesDocumentedReports) {
   EXPECT_EQ(rows[0],
             "network,layer,type,row,sample,samples,macs,work_baseline,work_zero_skip,work_stripes,work_pragmatic,"
             "work_laconic,potential_zero_skip,potential_stripes,potential_pragmatic,potential_laconic,"
-            "cycles_baseline,cycles_stripes,cycles_laconic,speedup_stripes,speedup_laconic,activation_bits,"
-            "weight_bits,activation_mean_terms,activation_zero_fraction,weight_mean_terms,weight_zero_fraction")
+            "cycles_baseline,cycles_stripes,cycles_pragmatic,cycles_laconic,speedup_stripes,speedup_pragmatic,"
+            "speedup_laconic,speedup_laconic_over_stripes,speedup_laconic_over_pragmatic,activation_bits,"
+            "weight_bits,activation_mean_terms,activation_zero_fraction,weight_mean_terms,weight_zero_fraction,"
+            "preset,encoding,baseline_width,baseline_tiles,baseline_rows,baseline_columns,baseline_lanes,"
+            "stripes_tiles,stripes_rows,stripes_columns,stripes_lanes,pragmatic_tiles,pragmatic_rows,"
+            "pragmatic_columns,pragmatic_lanes,pragmatic_column_registers,pragmatic_shifter_bits,laconic_tiles,"
+            "laconic_rows,laconic_columns,laconic_lanes,laconic_column_registers,depthwise,fold_first_layer")
       << csv_where;
+  // Every row, layer or sample, ends with the run's configuration.
+  const std::string config_fields = ",dnnsim,booth,16,16,16,1,16,16,16,16,16,16,16,16,16,1,2,16,16,16,16,0,diagonal,true";
   const std::size_t columns = split_csv_row(rows[0]).size();
   int layer_rows = 0, sample_rows = 0;
   std::uint64_t csv_macs = 0;
@@ -493,6 +566,7 @@ TEST_F(CliProfile, GoodRunWritesDocumentedReports) {
     const auto f = split_csv_row(rows[i]);
     ASSERT_EQ(f.size(), columns) << "row " << i << ": " << rows[i] << csv_where;
     EXPECT_EQ(f[0], "tiny-synthetic");
+    EXPECT_EQ(rows[i].substr(rows[i].size() - std::min(rows[i].size(), config_fields.size())), config_fields) << rows[i];
     if (f[3] == "layer") {
       ++layer_rows;
       EXPECT_EQ(f[4], "") << rows[i];
@@ -585,12 +659,305 @@ TEST_F(CliProfile, OtherEncodingsAndGeometriesRunAndVerify) {
   for (const std::vector<std::string>& extra :
        {std::vector<std::string>{"--encoding", "binary"}, std::vector<std::string>{"--encoding", "naf"},
         std::vector<std::string>{"--tiles", "1", "--rows", "3", "--columns", "5", "--lanes", "7"},
-        std::vector<std::string>{"--baseline-width", "8", "--encoding", "naf"}}) {
+        std::vector<std::string>{"--baseline-width", "8", "--encoding", "naf"},
+        std::vector<std::string>{"--encoding", "dnnsim-booth"}, std::vector<std::string>{"--preset", "equal"},
+        std::vector<std::string>{"--geometry", "laconic=2,3,5,7", "--geometry", "pragmatic=1,2,3,4", "--shifter-bits",
+                                 "inf", "--column-registers", "all=2"},
+        std::vector<std::string>{"--shifter-bits", "0", "--depthwise", "per-group", "--fold-first-layer", "off"}}) {
     std::vector<std::string> args = {manifest_, "--verify", "-q"};
     args.insert(args.end(), extra.begin(), extra.end());
     const CliRun r = profile(args);
     EXPECT_STATUS(r, 0);
     EXPECT_EQ(r.err, "") << r.describe();
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The accelerators' settings (MODEL.md §8, §9): presets, options, the
+// configuration file, and what the reports say of them.
+
+// The "config" of the JSON report of `profile manifest args... --layers fc
+// --samples 1` (the configuration does not depend on the layers profiled).
+json config_of(const CliRun& r, const std::string& json_path) {
+  EXPECT_EQ(r.status, 0) << r.describe();
+  if (r.status != 0) return json::object();
+  return without_run_fields(json::parse(read_text(json_path))["config"]);
+}
+
+json geometry_json(std::int64_t t, std::int64_t rows, std::int64_t c, std::int64_t l) {
+  return {{"tiles", t}, {"rows", rows}, {"columns", c}, {"lanes", l}};
+}
+
+// A configuration with every accelerator at T, Rt, Ct, L and the given options.
+json config_json(const json& preset, const std::string& encoding, int width, const json& baseline, const json& stripes,
+                 json pragmatic, int pragmatic_registers, const json& shifter_bits, json laconic,
+                 int laconic_registers, const std::string& depthwise, bool fold) {
+  pragmatic["column_registers"] = pragmatic_registers;
+  pragmatic["shifter_bits"] = shifter_bits;
+  laconic["column_registers"] = laconic_registers;
+  json c;
+  c["preset"] = preset;
+  c["encoding"] = encoding;
+  c["baseline_width"] = width;
+  c["accelerators"] = {{"baseline", baseline}, {"stripes", stripes}, {"pragmatic", pragmatic}, {"laconic", laconic}};
+  c["depthwise"] = depthwise;
+  c["fold_first_layer"] = fold;
+  return c;
+}
+
+json equal_config() {
+  const json g = geometry_json(16, 16, 16, 16);
+  return config_json("equal", "booth", 16, g, g, g, 0, 2, g, 0, "per-group", false);
+}
+
+TEST_F(CliProfile, PresetsAndTheOldGeometryOptions) {
+  const std::string j = scratch_.file("c.json");
+  auto config = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {manifest_, "--layers", "fc", "--samples", "1", "--json", j, "-q"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return config_of(profile(args), j);
+  };
+  // The default is the dnnsim preset; --preset names it or equal.
+  EXPECT_EQ(config({}), dnnsim_config());
+  EXPECT_EQ(config({"--preset", "dnnsim"}), dnnsim_config());
+  EXPECT_EQ(config({"--preset", "equal"}), equal_config());
+  // The old options set that dimension of every accelerator, baseline included.
+  json old = equal_config();
+  for (auto& item : old["accelerators"].items()) {
+    item.value()["tiles"] = 1;
+    item.value()["rows"] = 3;
+    item.value()["columns"] = 5;
+    item.value()["lanes"] = 7;
+  }
+  old["preset"] = nullptr;
+  EXPECT_EQ(config({"--preset", "equal", "--tiles", "1", "--rows", "3", "--columns", "5", "--lanes", "7"}), old);
+  json columns = dnnsim_config();
+  columns["accelerators"]["baseline"]["columns"] = 16;
+  columns["preset"] = nullptr;  // no preset has the dnnsim options at one geometry
+  EXPECT_EQ(config({"--columns", "16"}), columns);
+  // Settings that add up to a preset are reported as that preset.
+  EXPECT_EQ(config({"--preset", "equal", "--geometry", "baseline=16,16,1,16", "--depthwise", "diagonal",
+                    "--fold-first-layer", "on", "--column-registers", "pragmatic=1"}),
+            dnnsim_config());
+  // all= sets the four geometries, and both accelerators' column registers.
+  json all = dnnsim_config();
+  for (auto& item : all["accelerators"].items()) {
+    item.value()["tiles"] = 2;
+    item.value()["rows"] = 4;
+    item.value()["columns"] = 8;
+    item.value()["lanes"] = 16;
+  }
+  all["accelerators"]["pragmatic"]["column_registers"] = 3;
+  all["accelerators"]["laconic"]["column_registers"] = 3;
+  all["accelerators"]["pragmatic"]["shifter_bits"] = 0;
+  all["preset"] = nullptr;
+  EXPECT_EQ(config({"--geometry", "all=2,4,8,16", "--column-registers", "all=3", "--shifter-bits", "0"}), all);
+  // B = inf is null in the JSON.
+  json unbounded = dnnsim_config();
+  unbounded["accelerators"]["pragmatic"]["shifter_bits"] = nullptr;
+  unbounded["preset"] = nullptr;
+  EXPECT_EQ(config({"--shifter-bits", "inf"}), unbounded);
+  json booth = dnnsim_config();
+  booth["encoding"] = "dnnsim-booth";
+  booth["baseline_width"] = 8;
+  EXPECT_EQ(config({"--encoding", "dnnsim-booth", "--baseline-width", "8"}), booth)
+      << "the encoding and the baseline width are not part of a preset";
+}
+
+TEST_F(CliProfile, SettingsApplyInTheDocumentedOrder) {
+  // preset -> configuration file -> --tiles/--rows/--columns/--lanes -> --geometry in order -> the rest.
+  const std::string file = scratch_.file("sweep.json");
+  write_bytes(file, R"(// one point of a sweep
+    {"preset": "equal", "encoding": "naf", "baseline_width": 12,
+     "geometry": {"laconic": [2, 3, 4, 5], "stripes": {"lanes": 8}, "all": {"rows": 9}},
+     "shifter_bits": 3, "column_registers": {"laconic": 2}, "depthwise": "diagonal"})");
+  const std::string j = scratch_.file("c.json");
+  const CliRun r = profile({manifest_, "--layers", "fc", "--samples", "1", "--json", j, "-q", "--geometry",
+                            "pragmatic=1,2,3,4", "--config", file, "--columns", "7", "--geometry", "pragmatic=5,6,7,8",
+                            "--shifter-bits", "inf", "--encoding", "dnnsim-booth"});
+  // "all" applies before the accelerators' own entries, whatever the order in the file.
+  const json expected =
+      config_json(nullptr, "dnnsim-booth", 12, geometry_json(16, 9, 7, 16), geometry_json(16, 9, 7, 8),
+                  geometry_json(5, 6, 7, 8), 0, nullptr, geometry_json(2, 3, 7, 5), 2, "diagonal", false);
+  EXPECT_EQ(config_of(r, j), expected);
+  // The Markdown says the same.
+  for (const std::string phrase :
+       {"Baseline: bit-parallel (DaDianNao-like), 16 tiles × 9 rows × 7 columns × 16 lanes, 12-bit operands.",
+        "Accelerators: a custom configuration", "| stripes | 16 | 9 | 7 | 8 |",
+        "| pragmatic | 5 | 6 | 7 | 8 | term-serial activations (dnnsim-booth terms), first-stage shifter B = inf, no "
+        "column registers (lockstep) |",
+        "| laconic | 2 | 3 | 7 | 5 | terms of both operands (dnnsim-booth), 2 column registers |",
+        "Depthwise layers: `diagonal` mapping; first-layer fold: off"})
+    EXPECT_TRUE(contains(r.out, phrase)) << phrase << r.describe();
+  // A --preset that disagrees with the file's is a usage error; one that agrees is not.
+  const CliRun clash = profile({manifest_, "--config", file, "--preset", "dnnsim", "-q"});
+  EXPECT_STATUS(clash, 2);
+  EXPECT_TRUE(contains(clash.err, "--preset dnnsim and the configuration file " + file + " (\"preset\": \"equal\")"))
+      << clash.describe();
+  EXPECT_STATUS(profile({manifest_, "--config", file, "--preset", "equal", "-q", "--layers", "fc"}), 0);
+}
+
+TEST_F(CliProfile, ConfigurationFileErrorsNameTheFileAndTheKey) {
+  const std::string file = scratch_.file("bad.json");
+  struct Case {
+    std::string content;
+    std::string phrase;
+  } cases[] = {
+      {"not json", "not valid JSON"},
+      {"[16, 16, 1, 16]", "a configuration file is a JSON object of settings"},
+      {R"({"presets": "equal"})", "unknown key 'presets' (did you mean 'preset'?)"},
+      {R"({"tiles": 16})", "unknown key 'tiles'; allowed keys: preset encoding baseline_width geometry"},
+      {R"({"preset": "isca"})", "preset: must be dnnsim or equal, not 'isca'"},
+      {R"({"encoding": "csd"})", "encoding: must be binary, booth, naf or dnnsim-booth, not 'csd'"},
+      {R"({"encoding": 2})", "encoding: must be a string, not 2"},
+      {R"({"baseline_width": 64})", "baseline_width: the baseline width must be between 1 and 32 bits, not 64"},
+      {R"({"geometry": [16, 16, 16, 16]})", "geometry: must be an object of accelerator names"},
+      {R"({"geometry": {"lacnic": [1, 1, 1, 1]}})", "unknown key 'lacnic' in geometry (did you mean 'laconic'?)"},
+      {R"({"geometry": {"laconic": [1, 1, 1]}})", "geometry.laconic: must be [T, Rt, Ct, L] (four numbers)"},
+      {R"({"geometry": {"laconic": "16x16"}})", "geometry.laconic: must be [T, Rt, Ct, L] or an object"},
+      {R"({"geometry": {"all": {"colums": 4}}})", "unknown key 'colums' in geometry.all (did you mean 'columns'?)"},
+      {R"({"geometry": {"baseline": [16, 16, 0, 16]}})", "geometry.baseline[2]: columns Ct must be a positive number, not 0"},
+      {R"({"geometry": {"stripes": {"lanes": -2}}})", "geometry.stripes.lanes: lanes L must be a positive number, not -2"},
+      {R"({"geometry": {"pragmatic": [1.5, 1, 1, 1]}})", "geometry.pragmatic[0]: must be an integer, not 1.5"},
+      {R"({"shifter_bits": 40})", "shifter_bits: the first-stage shifter bits B must be between 0 and 31 or inf, not 40"},
+      {R"({"shifter_bits": -1})", "shifter_bits: the first-stage shifter bits B must be between 0 and 31 or inf, not -1"},
+      {R"({"shifter_bits": "infinite"})", "shifter_bits: the first-stage shifter bits B must be between 0 and 31 or inf, not 'infinite'"},
+      {R"({"column_registers": 1})", "column_registers: must be an object"},
+      {R"({"column_registers": {"baseline": 1}})", "column_registers.baseline: column registers of baseline: only pragmatic and laconic have them"},
+      {R"({"column_registers": {"all": -3}})", "column_registers.all: column registers of pragmatic must be between 0 and 1048576, not -3"},
+      {R"({"column_registers": {"laconc": 1}})", "unknown key 'laconc' in column_registers (did you mean 'laconic'?)"},
+      {R"({"depthwise": "diag"})", "depthwise: must be per-group or diagonal, not 'diag'"},
+      {R"({"fold_first_layer": "on"})", "fold_first_layer: must be true or false, not \"on\""},
+  };
+  for (const auto& c : cases) {
+    write_bytes(file, c.content);
+    const CliRun r = profile({manifest_, "--config", file, "-q"});
+    EXPECT_STATUS(r, 1);
+    EXPECT_TRUE(contains(r.err, file + ": ") && contains(r.err, c.phrase))
+        << "stderr lacks \"" << c.phrase << "\" or the file" << r.describe();
+    EXPECT_FALSE(contains(r.out, "# laconic profile")) << r.describe();
+  }
+  const CliRun missing = profile({manifest_, "--config", scratch_.file("no-such.json"), "-q"});
+  EXPECT_STATUS(missing, 1);
+  EXPECT_TRUE(contains(missing.err, scratch_.file("no-such.json") + ": no such configuration file")) << missing.describe();
+  const CliRun directory = profile({manifest_, "--config", scratch_.path().string(), "-q"});
+  EXPECT_STATUS(directory, 1);
+  EXPECT_TRUE(contains(directory.err, "is a directory")) << directory.describe();
+  // Checked before the network is read.
+  const CliRun early = profile({scratch_.file("no-such-net.json"), "--config", scratch_.file("no-such.json"), "-q"});
+  EXPECT_STATUS(early, 1);
+  EXPECT_TRUE(contains(early.err, "no such configuration file")) << early.describe();
+}
+
+// Cycles and speedups in every report are those of the JSON's counts. On the
+// reference engine, whose cycles follow MODEL.md §8 and §9 literally.
+TEST_F(CliProfile, EveryReportGivesEachAcceleratorsCyclesAndSpeedups) {
+  const std::string json_path = scratch_.file("r.json"), csv_path = scratch_.file("r.csv");
+  const CliRun r = profile({manifest_, "--json", json_path, "--csv", csv_path, "--engine", "reference", "-q"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  const json doc = json::parse(read_text(json_path));
+
+  // Markdown: what the baseline is, each accelerator's geometry and options.
+  for (const std::string phrase :
+       {"Baseline: bit-parallel (DaDianNao-like), 16 tiles × 16 rows × 1 column × 16 lanes, 16-bit operands. "
+        "Speedups are baseline cycles / cycles.",
+        "Accelerators: preset `dnnsim` (each accelerator at its own geometry, as DNNsim compares them).",
+        "| accelerator | tiles T | rows Rt | columns Ct | lanes L | options |",
+        "| baseline | 16 | 16 | 1 | 16 | bit-parallel (DaDianNao-like), 16-bit operands |",
+        "| stripes | 16 | 16 | 16 | 16 | bit-serial activations at each layer's activation width |",
+        "| pragmatic | 16 | 16 | 16 | 16 | term-serial activations (booth terms), first-stage shifter B = 2, 1 column "
+        "register |",
+        "| laconic | 16 | 16 | 16 | 16 | terms of both operands (booth), no column registers (lockstep) |",
+        "Depthwise layers: `diagonal` mapping; first-layer fold: on (MODEL.md §8).",
+        "| layer | baseline cycles | stripes cycles | pragmatic cycles | laconic cycles | laconic cycles / sample | "
+        "stripes x | pragmatic x | laconic x | laconic over stripes x | laconic over pragmatic x |"})
+    EXPECT_TRUE(contains(r.out, phrase)) << phrase << r.describe();
+  auto two = [](double v) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.2f", v);
+    return std::string(buf);
+  };
+  auto cycles_row = [&](const std::string& label, const json& c, const std::string& per_sample) {
+    const double b = c["baseline"].get<double>(), st = c["stripes"].get<double>(), p = c["pragmatic"].get<double>(),
+                 l = c["laconic"].get<double>();
+    return "| " + label + " | " + c["baseline"].dump() + " | " + c["stripes"].dump() + " | " + c["pragmatic"].dump() +
+           " | " + c["laconic"].dump() + " | " + per_sample + " | " + two(b / st) + " | " + two(b / p) + " | " +
+           two(b / l) + " | " + two(st / l) + " | " + two(p / l) + " |";
+  };
+  for (const json& layer : doc["layers"]) {
+    const std::string per_sample = [&] {
+      char buf[64];
+      std::snprintf(buf, sizeof buf, "%.1f", layer["cycles"]["laconic"].get<double>() / 2);
+      return std::string(buf);
+    }();
+    const std::string row = cycles_row(layer["name"], layer["cycles"], per_sample);
+    EXPECT_TRUE(contains(r.out, row + "\n")) << row << r.describe();
+  }
+  for (const auto& [which, label] : {std::pair<std::string, std::string>{"all", "**all layers** (6)"},
+                                     std::pair<std::string, std::string>{"conv", "**conv layers** (5)"}}) {
+    const json& c = doc["totals"][which]["cycles"];
+    char per_sample[64];
+    std::snprintf(per_sample, sizeof per_sample, "%.1f", c["laconic"].get<double>() / 2);
+    const std::string row = cycles_row(label, c, per_sample);
+    EXPECT_TRUE(contains(r.out, row + "\n")) << row << r.describe();
+  }
+
+  // CSV: the cycles of the JSON, and the speedups as their ratios.
+  const auto rows = lines_of(read_text(csv_path));
+  ASSERT_EQ(rows.size(), 7u);
+  const auto header = split_csv_row(rows[0]);
+  auto column = [&](const std::string& name) {
+    const auto at = std::find(header.begin(), header.end(), name);
+    EXPECT_NE(at, header.end()) << name;
+    return static_cast<std::size_t>(at - header.begin());
+  };
+  for (std::size_t i = 1; i < rows.size(); ++i) {
+    const auto f = split_csv_row(rows[i]);
+    const json& c = doc["layers"][i - 1]["cycles"];
+    SCOPED_TRACE(rows[i]);
+    for (const char* k : {"baseline", "stripes", "pragmatic", "laconic"})
+      EXPECT_EQ(f[column(std::string("cycles_") + k)], c[k].dump()) << k;
+    auto near = [&](const std::string& name, double expected) {
+      EXPECT_NEAR(std::stod(f[column(name)]), expected, 1e-8 * expected) << name;
+    };
+    const double b = c["baseline"].get<double>(), st = c["stripes"].get<double>(), p = c["pragmatic"].get<double>(),
+                 l = c["laconic"].get<double>();
+    near("speedup_stripes", b / st);
+    near("speedup_pragmatic", b / p);
+    near("speedup_laconic", b / l);
+    near("speedup_laconic_over_stripes", st / l);
+    near("speedup_laconic_over_pragmatic", p / l);
+    EXPECT_EQ(f[column("preset")], "dnnsim");
+    EXPECT_EQ(f[column("baseline_columns")], "1");
+    EXPECT_EQ(f[column("pragmatic_shifter_bits")], "2");
+  }
+
+  // A custom configuration: preset empty in the CSV, B = inf written as inf.
+  const CliRun custom = profile({manifest_, "--csv", csv_path, "--layers", "fc", "--samples", "1", "--shifter-bits",
+                                 "inf", "--engine", "reference", "-q"});
+  ASSERT_EQ(custom.status, 0) << custom.describe();
+  const auto custom_rows = lines_of(read_text(csv_path));
+  ASSERT_EQ(custom_rows.size(), 2u);
+  const auto f = split_csv_row(custom_rows[1]);
+  EXPECT_EQ(f[column("preset")], "");
+  EXPECT_EQ(f[column("pragmatic_shifter_bits")], "inf");
+  EXPECT_TRUE(contains(custom.out, "first-stage shifter B = inf")) << custom.describe();
+}
+
+// The dnnsim-booth encoding (MODEL.md §3a) is accepted everywhere an encoding is.
+TEST_F(CliProfile, DnnsimBoothEncoding) {
+  const std::string json_path = scratch_.file("r.json");
+  const CliRun r = profile({manifest_, "--encoding", "dnnsim-booth", "--json", json_path, "--engine", "reference", "-q"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, "Engine `reference`, encoding `dnnsim-booth`")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "## Terms per value (`dnnsim-booth` encoding)")) << r.describe();
+  const json doc = json::parse(read_text(json_path));
+  EXPECT_EQ(doc["config"]["encoding"], "dnnsim-booth");
+  for (const json& layer : doc["layers"]) {
+    // 16-bit magnitudes: at most floor((2 * 16 + 2) / 3) = 11 terms.
+    EXPECT_EQ(layer["terms"]["activations"]["histogram"].size(), 12u) << layer["name"];
+    EXPECT_GT(layer["work"]["laconic"].get<std::uint64_t>(), 0u);
+    EXPECT_GT(layer["cycles"]["pragmatic"].get<std::uint64_t>(), 0u);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -55,10 +56,11 @@ Work work_of(std::uint64_t baseline, std::uint64_t zero_skip, std::uint64_t stri
   return w;
 }
 
-Cycles cycles_of(std::uint64_t baseline, std::uint64_t stripes, std::uint64_t laconic) {
+Cycles cycles_of(std::uint64_t baseline, std::uint64_t stripes, std::uint64_t pragmatic, std::uint64_t laconic) {
   Cycles c;
   c.baseline = baseline;
   c.stripes = stripes;
+  c.pragmatic = pragmatic;
   c.laconic = laconic;
   return c;
 }
@@ -68,19 +70,36 @@ json work_json(const Work& w) {
           {"pragmatic", w.pragmatic}, {"laconic", w.laconic}};
 }
 
-json cycles_json(const Cycles& c) { return {{"baseline", c.baseline}, {"stripes", c.stripes}, {"laconic", c.laconic}}; }
+json cycles_json(const Cycles& c) {
+  return {{"baseline", c.baseline}, {"stripes", c.stripes}, {"pragmatic", c.pragmatic}, {"laconic", c.laconic}};
+}
 
-// A report as `laconic profile --json` writes it, totals summed here.
+// The "config" of a report of the dnnsim preset (MODEL.md §8).
+json dnnsim_config(const std::string& encoding) {
+  json c = json::parse(R"({"preset": "dnnsim", "encoding": "", "baseline_width": 16,
+    "accelerators": {"baseline": {"tiles": 16, "rows": 16, "columns": 1, "lanes": 16},
+                     "stripes": {"tiles": 16, "rows": 16, "columns": 16, "lanes": 16},
+                     "pragmatic": {"tiles": 16, "rows": 16, "columns": 16, "lanes": 16, "column_registers": 1,
+                                   "shifter_bits": 2},
+                     "laconic": {"tiles": 16, "rows": 16, "columns": 16, "lanes": 16, "column_registers": 0}},
+    "depthwise": "diagonal", "fold_first_layer": true, "sample_limit": null, "source": "hand-made"})");
+  c["encoding"] = encoding;
+  return c;
+}
+
+// A report as `laconic profile --json` writes it (schema 2), totals summed
+// here; `laconic_lanes` other than 16 makes a custom configuration.
 json make_report(const std::string& network, const std::vector<LayerSpec>& layers, const std::string& encoding = "booth",
-                 std::int64_t lanes = 16) {
+                 std::int64_t laconic_lanes = 16) {
   json doc;
   doc["tool"] = "laconic";
-  doc["version"] = "0.1.0";
+  doc["schema"] = 2;
+  doc["version"] = "0.2.0";
   doc["network"] = network;
   doc["engine"] = "cpu";
-  doc["config"] = {{"encoding", encoding}, {"tiles", 16},          {"rows", 16},
-                   {"columns", 16},        {"lanes", lanes},       {"baseline_width", 16},
-                   {"sample_limit", nullptr}, {"source", "hand-made"}};
+  doc["config"] = dnnsim_config(encoding);
+  doc["config"]["accelerators"]["laconic"]["lanes"] = laconic_lanes;
+  if (laconic_lanes != 16) doc["config"]["preset"] = nullptr;
   doc["layers"] = json::array();
   json all = {{"layers", 0}, {"macs", 0}, {"work", work_json(Work{})}, {"cycles", cycles_json(Cycles{})}};
   json conv = all;
@@ -113,9 +132,9 @@ Report parse(const json& doc, const std::string& path = "r.json") { return parse
 
 // Three layers with distinct counts; the fc layer is outside the conv totals.
 std::vector<LayerSpec> three_layers() {
-  return {{"conv1", "conv", 2, 1000, work_of(256000, 128000, 128000, 40000, 5000), cycles_of(10, 80, 90)},
-          {"conv2", "conv", 2, 3000, work_of(768000, 500000, 384000, 90000, 12000), cycles_of(30, 240, 200)},
-          {"fc", "fc", 2, 500, work_of(128000, 64000, 64000, 20000, 3000), cycles_of(8, 64, 50)}};
+  return {{"conv1", "conv", 2, 1000, work_of(256000, 128000, 128000, 40000, 5000), cycles_of(10, 80, 40, 90)},
+          {"conv2", "conv", 2, 3000, work_of(768000, 500000, 384000, 90000, 12000), cycles_of(30, 240, 120, 200)},
+          {"fc", "fc", 2, 500, work_of(128000, 64000, 64000, 20000, 3000), cycles_of(8, 64, 32, 50)}};
 }
 
 // --------------------------------------------------------------------------
@@ -127,12 +146,27 @@ TEST(CompareParse, ReadsEveryField) {
   const Report r = parse(doc, "dir/r.json");
   EXPECT_EQ(r.path, "dir/r.json");
   EXPECT_EQ(r.network, "net");
-  EXPECT_EQ(r.version, "0.1.0");
+  EXPECT_EQ(r.schema, 2);
+  EXPECT_EQ(r.version, "0.2.0");
   EXPECT_EQ(r.engine, "cpu");
-  EXPECT_EQ(r.config.encoding, "naf");
-  EXPECT_EQ(r.config.geometry.lanes, 8);
-  EXPECT_EQ(r.config.geometry.tiles, 16);
-  EXPECT_EQ(r.config.baseline_width, 16);
+  const ProfileConfig& c = r.config.settings;
+  EXPECT_EQ(c.encoding, Encoding::naf);
+  EXPECT_EQ(c.geometry(Accelerator::laconic), (Geometry{16, 16, 16, 8}));
+  EXPECT_EQ(c.geometry(Accelerator::baseline), (Geometry{16, 16, 1, 16}));
+  EXPECT_EQ(c.geometry(Accelerator::stripes), (Geometry{16, 16, 16, 16}));
+  EXPECT_EQ(c.shifter_bits, 2);
+  EXPECT_EQ(c.registers(Accelerator::pragmatic), 1);
+  EXPECT_EQ(c.registers(Accelerator::laconic), 0);
+  EXPECT_EQ(c.depthwise, DepthwiseMapping::diagonal);
+  EXPECT_TRUE(c.fold_first_layer);
+  EXPECT_EQ(c.baseline_width, 16);
+  EXPECT_FALSE(c.matching_preset().has_value());
+  // The dnnsim preset, and B = inf as null.
+  json dnnsim = make_report("net", three_layers());
+  EXPECT_EQ(parse(dnnsim).config.settings, ProfileConfig::preset(Preset::dnnsim));
+  dnnsim["config"]["accelerators"]["pragmatic"]["shifter_bits"] = nullptr;
+  dnnsim["config"]["preset"] = nullptr;
+  EXPECT_EQ(parse(dnnsim).config.settings.shifter_bits, kShifterUnbounded);
   ASSERT_TRUE(r.config.sample_limit.has_value());
   EXPECT_EQ(*r.config.sample_limit, 2u);
   EXPECT_EQ(r.config.source, "hand-made");
@@ -140,7 +174,7 @@ TEST(CompareParse, ReadsEveryField) {
   EXPECT_EQ(r.layers[1].name, "conv2");
   EXPECT_EQ(r.layers[1].counts.macs, 3000u);
   EXPECT_EQ(r.layers[1].counts.work, work_of(768000, 500000, 384000, 90000, 12000));
-  EXPECT_EQ(r.layers[1].counts.cycles, cycles_of(30, 240, 200));
+  EXPECT_EQ(r.layers[1].counts.cycles, cycles_of(30, 240, 120, 200));
   EXPECT_EQ(r.layers[2].type, "fc");
   EXPECT_EQ(r.all.layers, 3u);
   EXPECT_EQ(r.all.macs, 4500u);
@@ -151,7 +185,7 @@ TEST(CompareParse, ReadsEveryField) {
 
 TEST(CompareParse, ExactCountsAbove2To53) {
   const std::uint64_t big = (std::uint64_t(1) << 60) + 1;  // not a double
-  const Report r = parse(make_report("net", {{"l", "conv", 1, big, work_of(big, big, big, big, big), cycles_of(big, big, big)}}));
+  const Report r = parse(make_report("net", {{"l", "conv", 1, big, work_of(big, big, big, big, big), cycles_of(big, big, big, big)}}));
   EXPECT_EQ(r.layers[0].counts.macs, big);
   EXPECT_EQ(r.all.work.laconic, big);
 }
@@ -173,12 +207,33 @@ TEST(CompareParse, NamesTheMissingOrMistypedField) {
   const std::vector<Case> cases = {
       {[](json& d) { d.erase("network"); }, {"network is missing"}},
       {[](json& d) { d["engine"] = 3; }, {"engine is not a string"}},
-      {[](json& d) { d["config"].erase("lanes"); }, {"config.lanes is missing"}},
-      {[](json& d) { d["config"]["tiles"] = -1; }, {"config.tiles is not a non-negative integer", "-1"}},
+      {[](json& d) { d["config"]["accelerators"]["laconic"].erase("lanes"); },
+       {"config.accelerators.laconic.lanes is missing"}},
+      {[](json& d) { d["config"]["accelerators"]["baseline"]["tiles"] = -1; },
+       {"config.accelerators.baseline.tiles is not a non-negative integer", "-1"}},
+      {[](json& d) { d["config"]["accelerators"].erase("pragmatic"); }, {"config.accelerators.pragmatic is missing"}},
+      {[](json& d) { d["config"]["accelerators"]["pragmatic"]["shifter_bits"] = "inf"; },
+       {"config.accelerators.pragmatic.shifter_bits is not a non-negative integer"}},
+      {[](json& d) { d["config"]["accelerators"]["pragmatic"]["shifter_bits"] = 40; },
+       {"config.accelerators.pragmatic.shifter_bits is 40, more than the 31 laconic allows"}},
+      {[](json& d) { d["config"]["accelerators"]["laconic"].erase("column_registers"); },
+       {"config.accelerators.laconic.column_registers is missing"}},
+      {[](json& d) { d["config"]["accelerators"]["stripes"]["columns"] = 0; },
+       {"config: geometry of stripes: columns must be a positive number, not 0"}},
+      {[](json& d) { d["config"]["encoding"] = "csd"; }, {"config.encoding is 'csd'"}},
+      {[](json& d) { d["config"]["depthwise"] = "diag"; }, {"config.depthwise is 'diag'"}},
+      {[](json& d) { d["config"]["fold_first_layer"] = "on"; }, {"config.fold_first_layer is not true or false"}},
+      {[](json& d) { d["config"]["preset"] = "equal"; },
+       {"config.preset is equal but the accelerators' settings are those of the preset dnnsim"}},
+      {[](json& d) { d["config"]["depthwise"] = "per-group"; },
+       {"config.preset is dnnsim but the accelerators' settings are no preset's"}},
+      {[](json& d) { d["config"].erase("preset"); }, {"config.preset is missing"}},
       {[](json& d) { d["config"]["sample_limit"] = "all"; }, {"config.sample_limit"}},
       {[](json& d) { d["layers"] = json::object(); }, {"layers is not a list"}},
       {[](json& d) { d["layers"][1]["work"].erase("laconic"); }, {"layers[1].work.laconic is missing"}},
       {[](json& d) { d["layers"][2]["cycles"]["stripes"] = 1.5; }, {"layers[2].cycles.stripes", "1.5"}},
+      {[](json& d) { d["layers"][2]["cycles"].erase("pragmatic"); }, {"layers[2].cycles.pragmatic is missing"}},
+      {[](json& d) { d["totals"]["conv"]["cycles"]["pragmatic"] = 7; }, {"totals.conv.cycles.pragmatic is 7", "sum to 160"}},
       {[](json& d) { d["layers"][0]["macs"] = "1000"; }, {"layers[0].macs is not a non-negative integer"}},
       {[](json& d) { d["layers"][0]["type"] = "pool"; }, {"layers[0].type is 'pool'"}},
       {[](json& d) { d["layers"][0] = 7; }, {"layers[0] is not an object"}},
@@ -197,10 +252,25 @@ TEST(CompareParse, NamesTheMissingOrMistypedField) {
   }
 }
 
+TEST(CompareParse, RefusesReportsOfAnotherSchema) {
+  json old = make_report("net", three_layers());
+  old.erase("schema");  // as laconic 0.1 wrote them
+  old["version"] = "0.1.0";
+  EXPECT_TRUE(throws_error([&] { parse(old, "old.json"); },
+                           {"old.json", "a report of laconic 0.1.0 (report schema 1", "no Pragmatic cycles",
+                            "re-run laconic profile --json with laconic 0.2.0", "reads report schema 2"}));
+  json newer = make_report("net", three_layers());
+  newer["schema"] = 3;
+  EXPECT_TRUE(throws_error([&] { parse(newer, "new.json"); }, {"new.json", "schema 3", "a newer laconic"}));
+  json text = make_report("net", three_layers());
+  text["schema"] = "2";
+  EXPECT_TRUE(throws_error([&] { parse(text, "s.json"); }, {"s.json", "schema is not an integer"}));
+}
+
 TEST(CompareParse, SumsThatOverflowAreRefused) {
   const std::uint64_t half = std::numeric_limits<std::uint64_t>::max() / 2 + 1;
-  json doc = make_report("net", {{"a", "conv", 1, 1, work_of(1, 1, 1, 1, 1), cycles_of(1, 1, 1)},
-                                 {"b", "conv", 1, 1, work_of(1, 1, 1, 1, 1), cycles_of(1, 1, 1)}});
+  json doc = make_report("net", {{"a", "conv", 1, 1, work_of(1, 1, 1, 1, 1), cycles_of(1, 1, 0, 1)},
+                                 {"b", "conv", 1, 1, work_of(1, 1, 1, 1, 1), cycles_of(1, 1, 0, 1)}});
   doc["layers"][0]["macs"] = half;
   doc["layers"][1]["macs"] = half;
   EXPECT_TRUE(throws_error([&] { parse(doc, "o.json"); }, {"o.json", "overflow"}));
@@ -224,13 +294,17 @@ TEST(CompareMetrics, PotentialsAndSpeedupsAreRatiosOfTheCounts) {
   Totals t;
   t.macs = 10;
   t.work = work_of(1600, 800, 400, 200, 25);
-  t.cycles = cycles_of(100, 400, 80);
+  t.cycles = cycles_of(100, 400, 200, 80);
   EXPECT_DOUBLE_EQ(metric_value(t, Metric::potential_zero_skip), 2.0);
   EXPECT_DOUBLE_EQ(metric_value(t, Metric::potential_stripes), 4.0);
   EXPECT_DOUBLE_EQ(metric_value(t, Metric::potential_pragmatic), 8.0);
   EXPECT_DOUBLE_EQ(metric_value(t, Metric::potential_laconic), 64.0);
   EXPECT_DOUBLE_EQ(metric_value(t, Metric::speedup_stripes), 0.25);
   EXPECT_DOUBLE_EQ(metric_value(t, Metric::speedup_laconic), 1.25);
+  EXPECT_DOUBLE_EQ(metric_value(t, Metric::speedup_pragmatic), 0.5);
+  EXPECT_DOUBLE_EQ(metric_value(t, Metric::speedup_laconic_over_stripes), 5.0);
+  EXPECT_DOUBLE_EQ(metric_value(t, Metric::speedup_laconic_over_pragmatic), 2.5);
+  EXPECT_EQ(metric_count(t, Metric::cycles_pragmatic), 200u);
   EXPECT_EQ(metric_count(t, Metric::work_pragmatic), 200u);
   EXPECT_EQ(metric_count(t, Metric::cycles_stripes), 400u);
   t.work.laconic = 0;
@@ -246,9 +320,9 @@ TEST(Compare, MatchesByNameWithLayersInOneReportOnly) {
   // B: conv2 first, conv1 with other counts, fc missing, conv9 new.
   const auto a_layers = three_layers();
   std::vector<LayerSpec> b_layers = {
-      {"conv2", "conv", 2, 3000, work_of(768000, 500000, 384000, 80000, 6000), cycles_of(30, 240, 150)},
-      {"conv1", "conv", 2, 1000, work_of(256000, 128000, 128000, 40000, 4000), cycles_of(10, 80, 45)},
-      {"conv9", "conv", 2, 700, work_of(179200, 89600, 89600, 30000, 2000), cycles_of(7, 56, 21)}};
+      {"conv2", "conv", 2, 3000, work_of(768000, 500000, 384000, 80000, 6000), cycles_of(30, 240, 120, 150)},
+      {"conv1", "conv", 2, 1000, work_of(256000, 128000, 128000, 40000, 4000), cycles_of(10, 80, 40, 45)},
+      {"conv9", "conv", 2, 700, work_of(179200, 89600, 89600, 30000, 2000), cycles_of(7, 56, 28, 21)}};
   const Comparison c = compare_reports(parse(make_report("net", a_layers), "a.json"),
                                        parse(make_report("net", b_layers), "b.json"), {});
   ASSERT_EQ(c.layers.size(), 4u);
@@ -344,14 +418,69 @@ TEST(Compare, SaysWhatDiffersInTheConfiguration) {
   const Comparison c = compare_reports(parse(make_report("net", three_layers())), parse(b), {});
   std::vector<std::string> fields;
   for (const auto& d : c.differences) fields.push_back(d.field);
-  const std::vector<std::string> expected = {"engine", "encoding", "geometry (T x Rt x Ct x L)", "baseline width (bits)",
-                                             "samples per layer", "sample limit"};
+  const std::vector<std::string> expected = {"engine",
+                                             "encoding",
+                                             "preset",
+                                             "laconic geometry (T x Rt x Ct x L)",
+                                             "baseline width (bits)",
+                                             "samples per layer",
+                                             "sample limit"};
   EXPECT_EQ(fields, expected);
-  EXPECT_EQ(c.differences[2].a, "16 x 16 x 16 x 16");
-  EXPECT_EQ(c.differences[2].b, "16 x 16 x 16 x 8");
-  EXPECT_EQ(c.differences[4].a, "2");
-  EXPECT_EQ(c.differences[4].b, "1");
-  EXPECT_EQ(c.differences[5].a, "all");
+  EXPECT_EQ(c.differences[2].a, "dnnsim");
+  EXPECT_EQ(c.differences[2].b, "custom");
+  EXPECT_EQ(c.differences[3].a, "16 x 16 x 16 x 16");
+  EXPECT_EQ(c.differences[3].b, "16 x 16 x 16 x 8");
+  EXPECT_EQ(c.differences[5].a, "2");
+  EXPECT_EQ(c.differences[5].b, "1");
+  EXPECT_EQ(c.differences[6].a, "all");
+}
+
+// Every accelerator's geometry and every option is named when it differs
+// (MODEL.md §8, §9).
+TEST(Compare, SaysWhichAcceleratorsSettingsDiffer) {
+  json b = make_report("net", three_layers());
+  json& acc = b["config"]["accelerators"];
+  acc["baseline"]["columns"] = 16;
+  acc["stripes"]["rows"] = 8;
+  acc["pragmatic"]["tiles"] = 4;
+  acc["pragmatic"]["shifter_bits"] = nullptr;
+  acc["pragmatic"]["column_registers"] = 0;
+  acc["laconic"]["column_registers"] = 2;
+  b["config"]["depthwise"] = "per-group";
+  b["config"]["fold_first_layer"] = false;
+  b["config"]["preset"] = nullptr;
+  const Comparison c = compare_reports(parse(make_report("net", three_layers())), parse(b), {});
+  std::vector<std::array<std::string, 3>> got;
+  for (const auto& d : c.differences) got.push_back({d.field, d.a, d.b});
+  const std::vector<std::array<std::string, 3>> expected = {
+      {"preset", "dnnsim", "custom"},
+      {"baseline geometry (T x Rt x Ct x L)", "16 x 16 x 1 x 16", "16 x 16 x 16 x 16"},
+      {"stripes geometry (T x Rt x Ct x L)", "16 x 16 x 16 x 16", "16 x 8 x 16 x 16"},
+      {"pragmatic geometry (T x Rt x Ct x L)", "16 x 16 x 16 x 16", "4 x 16 x 16 x 16"},
+      {"pragmatic shifter bits B", "2", "inf"},
+      {"pragmatic column registers", "1", "0"},
+      {"laconic column registers", "0", "2"},
+      {"depthwise mapping", "diagonal", "per-group"},
+      {"first-layer fold", "on", "off"}};
+  EXPECT_EQ(got, expected);
+  // The Markdown lists them, both sides in bold; the JSON gives both configurations in full.
+  const std::string md = comparison_markdown(c);
+  EXPECT_NE(md.find("What differs: preset, baseline geometry (T x Rt x Ct x L), stripes geometry (T x Rt x Ct x L), "
+                    "pragmatic geometry (T x Rt x Ct x L), pragmatic shifter bits B, pragmatic column registers, "
+                    "laconic column registers, depthwise mapping, first-layer fold."),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| pragmatic shifter bits B | **2** | **inf** |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| laconic geometry (T x Rt x Ct x L) | 16 x 16 x 16 x 16 | 16 x 16 x 16 x 16 |"), std::string::npos)
+      << md;
+  const json doc = json::parse(comparison_json(c));
+  EXPECT_EQ(doc["schema"], 2);
+  EXPECT_EQ(doc["a"]["config"]["preset"], "dnnsim");
+  EXPECT_TRUE(doc["b"]["config"]["preset"].is_null());
+  EXPECT_TRUE(doc["b"]["config"]["accelerators"]["pragmatic"]["shifter_bits"].is_null());
+  EXPECT_EQ(doc["b"]["config"]["accelerators"], b["config"]["accelerators"]);
+  EXPECT_EQ(doc["a"]["config"]["depthwise"], "diagonal");
+  EXPECT_EQ(doc["b"]["config"]["fold_first_layer"], false);
 }
 
 // Splits a CSV row without quoted fields.
@@ -381,8 +510,8 @@ struct Csv {
 
 TEST(Compare, ZerosGiveInfAndNotAvailable) {
   // Layer z: no Laconic work in A nor in B; layer y: none in A only.
-  std::vector<LayerSpec> a = {{"z", "conv", 1, 10, work_of(2560, 0, 1280, 0, 0), cycles_of(1, 8, 1)},
-                              {"y", "conv", 1, 10, work_of(2560, 0, 1280, 0, 0), cycles_of(1, 8, 1)}};
+  std::vector<LayerSpec> a = {{"z", "conv", 1, 10, work_of(2560, 0, 1280, 0, 0), cycles_of(1, 8, 4, 1)},
+                              {"y", "conv", 1, 10, work_of(2560, 0, 1280, 0, 0), cycles_of(1, 8, 4, 1)}};
   std::vector<LayerSpec> b = a;
   b[1].work.laconic = 7;
   const Comparison c = compare_reports(parse(make_report("net", a)), parse(make_report("net", b)), {});
@@ -420,11 +549,24 @@ TEST(Compare, OutputsCarryTheSameNumbers) {
   std::vector<LayerSpec> b = three_layers();
   b[0].work.baseline = big;
   b[0].work.laconic = 2500;
+  b[0].cycles.pragmatic = 20;
   b.pop_back();
   const Comparison c = compare_reports(parse(make_report("net", a), "a.json"), parse(make_report("net", b), "b.json"), {});
 
   const json doc = json::parse(comparison_json(c));
   EXPECT_EQ(doc["tool"], "laconic");
+  EXPECT_EQ(doc["schema"], 2);
+  // Pragmatic's cycles and every speedup, on each side and as B / A.
+  const json& conv1 = doc["layers"][0];
+  EXPECT_EQ(conv1["a"]["cycles"], json::parse(R"({"baseline": 10, "stripes": 80, "pragmatic": 40, "laconic": 90})"));
+  EXPECT_EQ(conv1["b"]["cycles"]["pragmatic"], 20);
+  EXPECT_DOUBLE_EQ(conv1["ratio"]["cycles"]["pragmatic"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(conv1["a"]["speedup"]["pragmatic"].get<double>(), 0.25);
+  EXPECT_DOUBLE_EQ(conv1["b"]["speedup"]["pragmatic"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(conv1["a"]["speedup"]["laconic_over_stripes"].get<double>(), 80.0 / 90);
+  EXPECT_DOUBLE_EQ(conv1["b"]["speedup"]["laconic_over_pragmatic"].get<double>(), 20.0 / 90);
+  EXPECT_DOUBLE_EQ(conv1["ratio"]["speedup"]["laconic_over_pragmatic"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(doc["totals"]["all"]["ratio"]["cycles"]["pragmatic"].get<double>(), (20.0 + 120) / (40 + 120 + 32));
   EXPECT_EQ(doc["kind"], "comparison");
   EXPECT_EQ(doc["match"], "name");
   EXPECT_EQ(doc["a"]["path"], "a.json");
@@ -454,11 +596,23 @@ TEST(Compare, OutputsCarryTheSameNumbers) {
   EXPECT_EQ(csv.at(4, "layer"), "all");
   EXPECT_EQ(csv.at(6, "layer"), "common");
   EXPECT_EQ(csv.at(6, "layers_b"), "2");
+  EXPECT_EQ(csv.at(1, "cycles_pragmatic_a"), "40");
+  EXPECT_EQ(csv.at(1, "cycles_pragmatic_ratio"), "0.5");
+  EXPECT_EQ(csv.at(1, "speedup_pragmatic_b"), "0.5");
+  EXPECT_EQ(csv.at(1, "speedup_laconic_over_pragmatic_ratio"), "0.5");
 
   const std::string md = comparison_markdown(c);
   EXPECT_NE(md.find("What differs: layers"), std::string::npos) << md;
   EXPECT_NE(md.find("| conv1 | conv | 5000 | 2500 | 0.500 |"), std::string::npos) << md;
   EXPECT_NE(md.find("| fc | fc | 3000 | - | - |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| conv1 | 10 | 10 | 1.000 | 80 | 80 | 1.000 | 40 | 20 | 0.500 | 90 | 90 | 1.000 |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| 0.25 | 0.50 | 0.11 | 0.11 | 0.89 | 0.89 | 0.44 | 0.22 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| A Pragmatic cycles | B Pragmatic cycles | B / A |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| A Laconic over Pragmatic (x) | B Laconic over Pragmatic (x) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| fc | 8 | - | - | 64 | - | - | 32 | - | - | 50 | - | - |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| Pragmatic cycles | 192 | 140 | 0.729 |"), std::string::npos) << md;
   EXPECT_NE(md.find("layers in both"), std::string::npos) << md;
 }
 
@@ -474,13 +628,18 @@ inline CommandRun run_laconic(const std::vector<std::string>& args, const TempDi
 
 class CompareCli : public testing::Test {
  protected:
-  // Reports of the bundled tiny network under booth and naf, made once.
+  // Reports of the bundled tiny network under booth and naf, and under the
+  // equal preset, made once on the reference engine (whose cycles follow
+  // MODEL.md §8 and §9 literally; the fast engines give the same counts).
   static void SetUpTestSuite() {
     data_ = new TempDir;
     const std::string manifest = test::source_dir() + "/datasets/tiny/manifest.json";
-    for (const std::string encoding : {"booth", "naf"}) {
-      const CommandRun r =
-          run_laconic({"profile", manifest, "--encoding", encoding, "-q", "--json", data_->file(encoding + ".json")}, *data_);
+    const std::vector<std::pair<std::string, std::vector<std::string>>> runs = {
+        {"booth", {"--encoding", "booth"}}, {"naf", {"--encoding", "naf"}}, {"equal", {"--preset", "equal"}}};
+    for (const auto& [name, options] : runs) {
+      std::vector<std::string> args = {"profile", manifest, "--engine", "reference", "-q", "--json", data_->file(name + ".json")};
+      args.insert(args.end(), options.begin(), options.end());
+      const CommandRun r = run_laconic(args, *data_);
       ASSERT_EQ(r.status, 0) << r.describe();
     }
   }
@@ -544,6 +703,20 @@ TEST_F(CompareCli, BadReportsExitWithStatus1NamingTheFile) {
   const CommandRun r3 = compare({report("booth"), damaged_path});
   EXPECT_EQ(r3.status, 1) << r3.describe();
   EXPECT_TRUE(contains(r3.err, "layers[0].cycles.laconic is missing")) << r3.describe();
+
+  // A report of laconic 0.1 (no "schema", one geometry, no Pragmatic cycles).
+  json old = json::parse(read_text(report("naf")));
+  old.erase("schema");
+  old["version"] = "0.1.0";
+  const std::string old_path = scratch_.file("old.json");
+  write_bytes(old_path, old.dump());
+  const CommandRun r4 = compare({old_path, report("naf"), "--json", scratch_.file("c.json")});
+  EXPECT_EQ(r4.status, 1) << r4.describe();
+  EXPECT_TRUE(contains(r4.err, old_path + ": a report of laconic 0.1.0 (report schema 1") &&
+              contains(r4.err, "re-run laconic profile --json"))
+      << r4.describe();
+  EXPECT_TRUE(r4.out.empty()) << r4.describe();
+  EXPECT_FALSE(fs::exists(scratch_.file("c.json")));
 }
 
 TEST_F(CompareCli, DifferentNetworksNeedTheOption) {
@@ -589,6 +762,11 @@ TEST_F(CompareCli, RatiosOfTwoEncodingsAreThoseOfTheReports) {
     EXPECT_DOUBLE_EQ(c["totals"][which]["ratio"]["cycles"]["laconic"].get<double>(), expected);
   }
   EXPECT_TRUE(contains(read_text(csv_out), "total,all,both,"));
+  for (std::size_t i = 0; i < a["layers"].size(); ++i) {
+    const json& row = c["layers"][i];
+    const double expected = b["layers"][i]["cycles"]["pragmatic"].get<double>() / a["layers"][i]["cycles"]["pragmatic"].get<double>();
+    EXPECT_DOUBLE_EQ(row["ratio"]["cycles"]["pragmatic"].get<double>(), expected) << row["name"];
+  }
 
   // A report against itself: every ratio 1, and the same bytes each time.
   const CommandRun self = compare({report("booth"), report("booth"), "--json", json_out});
@@ -600,6 +778,28 @@ TEST_F(CompareCli, RatiosOfTwoEncodingsAreThoseOfTheReports) {
   for (const auto& row : self_doc["layers"]) EXPECT_EQ(row["ratio"]["cycles"]["laconic"], 1.0);
   EXPECT_EQ(compare({report("booth"), report("booth"), "--json", json_out}).status, 0);
   EXPECT_EQ(read_text(json_out), first);
+}
+
+// The two presets of MODEL.md §8 side by side: what differs is said, and the
+// baseline's cycles change with its geometry.
+TEST_F(CompareCli, TwoPresets) {
+  const std::string json_out = scratch_.file("c.json");
+  const CommandRun r = compare({report("equal"), report("booth"), "--json", json_out});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_TRUE(contains(r.out, "What differs: preset, baseline geometry (T x Rt x Ct x L), pragmatic column registers, "
+                              "depthwise mapping, first-layer fold."))
+      << r.describe();
+  EXPECT_TRUE(contains(r.out, "| baseline geometry (T x Rt x Ct x L) | **16 x 16 x 16 x 16** | **16 x 16 x 1 x 16** |"))
+      << r.describe();
+  const json c = json::parse(read_text(json_out));
+  EXPECT_EQ(c["a"]["config"]["preset"], "equal");
+  EXPECT_EQ(c["b"]["config"]["preset"], "dnnsim");
+  // One column per window set instead of sixteen: more baseline cycles, none fewer.
+  for (const json& row : c["layers"]) {
+    EXPECT_GE(row["b"]["cycles"]["baseline"].get<std::uint64_t>(), row["a"]["cycles"]["baseline"].get<std::uint64_t>())
+        << row["name"];
+    EXPECT_GT(row["b"]["cycles"]["pragmatic"].get<std::uint64_t>(), 0u) << row["name"];
+  }
 }
 
 TEST_F(CompareCli, OutputInAMissingDirectoryFailsFirst) {

@@ -167,6 +167,32 @@ TEST_F(Determinism, SyntheticLayerSet) {
   const std::string manifest = write_synthetic_set(data);
   check_network(manifest, {});
   check_network(manifest, {"--encoding", "naf", "--tiles", "2", "--rows", "3", "--columns", "5", "--lanes", "3"});
+  // Each accelerator at its own geometry and options (MODEL.md §8, §9).
+  check_network(manifest, {"--preset", "equal", "--encoding", "dnnsim-booth"});
+  check_network(manifest, {"--geometry", "baseline=2,3,1,4", "--geometry", "laconic=3,2,4,5", "--geometry",
+                           "pragmatic=1,4,3,2", "--shifter-bits", "1", "--column-registers", "all=2"});
+}
+
+// A configuration file and the options that say the same give the same
+// bytes: reports hold the settings, not where they came from. (On the
+// reference engine, whose cycles follow MODEL.md §8 and §9 literally.)
+TEST_F(Determinism, ConfigurationFileAndOptionsAgree) {
+  TempDir data;
+  const std::string manifest = write_synthetic_set(data);
+  const std::string config = data.file("config.json");
+  test::write_bytes(config, R"({"preset": "equal", "encoding": "naf", "baseline_width": 12,
+    "geometry": {"all": [2, 3, 4, 5], "baseline": {"columns": 1}},
+    "shifter_bits": "inf", "column_registers": {"all": 1}, "depthwise": "diagonal", "fold_first_layer": true})");
+  const Reports from_file = run(manifest, "reference", 1, {"--config", config});
+  const Reports from_options =
+      run(manifest, "reference", 1,
+          {"--preset", "equal", "--encoding", "naf", "--baseline-width", "12", "--geometry", "all=2,3,4,5", "--geometry",
+           "baseline=2,3,1,5", "--shifter-bits", "inf", "--column-registers", "all=1", "--depthwise", "diagonal",
+           "--fold-first-layer", "on"});
+  EXPECT_EQ(from_file.json, from_options.json);
+  EXPECT_EQ(from_file.csv, from_options.csv);
+  EXPECT_EQ(from_file.markdown, from_options.markdown);
+  EXPECT_TRUE(contains(from_file.json, "\"shifter_bits\": null")) << from_file.json.substr(0, 1500);
 }
 
 TEST_F(Determinism, CudaEngineWhereADeviceAnswers) {

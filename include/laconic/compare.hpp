@@ -17,9 +17,9 @@ namespace laconic {
 // The fields of a JSON report that a comparison reads back. Other fields
 // (term statistics, per_sample lists) are ignored.
 struct ReportConfig {
-  std::string encoding;
-  Geometry geometry;
-  std::int64_t baseline_width = 0;
+  // The accelerators' settings, encoding and baseline width, as the report's
+  // "config" gives them (its "preset" is checked against them).
+  ProfileConfig settings;
   std::optional<std::uint64_t> sample_limit;  // null in the report: every sample
   std::string source;
 };
@@ -33,28 +33,35 @@ struct ReportLayer {
 
 struct Report {
   std::string path;  // where it was read from; named in every message
+  int schema = 0;    // the report's "schema" (kReportSchema: compare reads no other)
   std::string version, network, engine;
   ReportConfig config;
   std::vector<ReportLayer> layers;
   Totals all, conv;  // the report's totals, checked against its layers
 };
 
-// Parses a JSON report. Throws laconic::Error naming `path` and the problem:
-// not JSON, not a laconic profile report, a missing or mistyped field
-// (named by its JSON path, e.g. layers[3].work.laconic), a duplicate layer
-// name, or totals that are not the sums of the layers.
+// Parses a JSON report of schema kReportSchema (report.hpp). Throws
+// laconic::Error naming `path` and the problem: not JSON, not a laconic
+// profile report, a report of another schema (laconic 0.1's, without a
+// "schema" field: re-run laconic profile), a missing or mistyped field (named
+// by its JSON path, e.g. layers[3].work.laconic), settings that are not valid
+// or not those of the preset the report names, a duplicate layer name, or
+// totals that are not the sums of the layers.
 Report parse_report(const std::string& text, const std::string& path);
 Report read_report(const std::string& path);  // reads the file, then parse_report
 
 // The figures compared, in the order the outputs list them. Counts are the
 // report's integers; potentials (baseline work / work) and speedups
-// (baseline cycles / cycles) are derived from them as the profile does (§4, §5).
+// (baseline cycles / cycles) are derived from them as the profile does (§4,
+// §5, §8); Laconic over Stripes is Stripes cycles / Laconic cycles, over
+// Pragmatic likewise.
 enum class Metric {
   macs,
   work_baseline, work_zero_skip, work_stripes, work_pragmatic, work_laconic,
   potential_zero_skip, potential_stripes, potential_pragmatic, potential_laconic,
-  cycles_baseline, cycles_stripes, cycles_laconic,
-  speedup_stripes, speedup_laconic,
+  cycles_baseline, cycles_stripes, cycles_pragmatic, cycles_laconic,
+  speedup_stripes, speedup_pragmatic, speedup_laconic,
+  speedup_laconic_over_stripes, speedup_laconic_over_pragmatic,
 };
 const std::vector<Metric>& all_metrics();
 const char* metric_name(Metric m);   // CSV column stem, e.g. "work_laconic"
@@ -82,7 +89,8 @@ struct ComparedRow {
   double ratio_of(Metric m) const;
 };
 
-// One way the two reports' configurations differ ("encoding", "booth", "naf").
+// One way the two reports' configurations differ ("encoding", "booth", "naf";
+// "laconic geometry (T x Rt x Ct x L)", "16 x 16 x 16 x 16", "16 x 16 x 8 x 16").
 struct ConfigDifference {
   std::string field, a, b;
 };

@@ -1,18 +1,26 @@
 // Reports of a profile: Markdown for people, CSV and JSON for programs.
 // Counts are printed as the integers they are; ratios as decimals, `inf`
-// (JSON null) where the divisor is 0 (MODEL.md §4).
+// (JSON null) where the divisor is 0 (MODEL.md §4). Every report states each
+// accelerator's geometry and options (MODEL.md §8, §9).
 #pragma once
 
 #include <string>
 
+#include "laconic/config.hpp"
 #include "laconic/file_io.hpp"
 #include "laconic/profile.hpp"
 
 namespace laconic {
 
+// The layout version of the JSON report, its "schema" field (README "JSON
+// report"): 1 was laconic 0.1 (no "schema" field, one geometry, no Pragmatic
+// cycles); 2 gives each accelerator's configuration and Pragmatic cycles.
+inline constexpr int kReportSchema = 2;
+
 std::string markdown_report(const NetworkResult& result);
 
 // One row per layer; with `per_sample`, also one row per layer and sample.
+// Every row ends with the run's configuration (README "CSV report").
 std::string csv_report(const NetworkResult& result, bool per_sample);
 
 // The JSON document described in the README ("JSON report").
@@ -23,5 +31,17 @@ std::string json_report(const NetworkResult& result, bool per_sample);
 void check_writable(const std::string& path, const std::string& option);
 
 std::string version_string();
+
+// Text for people, shared by the profile and compare reports.
+// "16 tiles × 16 rows × 1 column × 16 lanes".
+std::string geometry_text(const Geometry& geometry);
+// What the accelerator computes and its options (§8, §9): e.g. for Pragmatic
+// "term-serial activations (booth terms), first-stage shifter B = 2,
+// 1 column register".
+std::string accelerator_options_text(const ProfileConfig& config, Accelerator accelerator);
+// "preset `dnnsim` (...)", "preset `equal` (...)" or "a custom configuration (...)".
+std::string preset_text(const ProfileConfig& config);
+// "Baseline: bit-parallel (DaDianNao-like), 16 tiles × ... × 16 lanes, 16-bit operands."
+std::string baseline_line(const ProfileConfig& config);
 
 }  // namespace laconic

@@ -28,7 +28,8 @@ SCRIPT = os.path.join(REPO, "scripts", "plot_profile.py")
 TINY = os.path.join(REPO, "datasets", "tiny", "manifest.json")
 FIGURES = ("work_potential", "cycle_speedup", "terms_per_layer", "terms_overall", "network_summary")
 WORK_METHODS = ("zero_skip", "stripes", "pragmatic", "laconic")
-CYCLE_METHODS = ("stripes", "laconic")
+CYCLE_METHODS = ("stripes", "pragmatic", "laconic")
+ACCELERATORS = ("baseline", "stripes", "pragmatic", "laconic")
 
 try:
     import numpy  # noqa: F401
@@ -140,8 +141,28 @@ class Checks(unittest.TestCase):
         layers = self.report["layers"]
         self.assertEqual(d["x"], [l["name"] for l in layers])
         for m in CYCLE_METHODS:
+            self.assertEqual(len(d["series"][m]), len(layers), m)
             for l, got in zip(layers, d["series"][m]):
                 self.assertClose(got, ratio(l["cycles"]["baseline"], l["cycles"][m]), f"{l['name']} {m} speedup")
+        # The title gives every accelerator's geometry and options (MODEL.md §8, §9).
+        text = "\n".join(svg_texts(os.path.join(self.out, "cycle_speedup.svg")))
+        for phrase in self.accelerator_phrases():
+            self.assertContains(phrase, text, "cycle_speedup.svg")
+        text = "\n".join(svg_texts(os.path.join(self.out, "network_summary.svg")))
+        for phrase in self.accelerator_phrases()[:-1]:
+            self.assertContains(phrase, text, "network_summary.svg")
+
+    def accelerator_phrases(self):
+        """How the figures' titles state each accelerator's geometry and options."""
+        c = self.report["config"]
+        a = c["accelerators"]
+        g = {n: "×".join(str(a[n][k]) for k in ("tiles", "rows", "columns", "lanes")) for n in ACCELERATORS}
+        b = a["pragmatic"]["shifter_bits"]
+        return [f"baseline {g['baseline']} ({c['baseline_width']}-bit)", f"Stripes {g['stripes']}",
+                f"Pragmatic {g['pragmatic']} (B = {'inf' if b is None else b}, R = {a['pragmatic']['column_registers']})",
+                f"Laconic {g['laconic']} (R = {a['laconic']['column_registers']})",
+                f"preset {c['preset'] or 'custom'}, depthwise {c['depthwise']}, "
+                f"first-layer fold {'on' if c['fold_first_layer'] else 'off'}"]
 
     def check_terms(self):
         d = self.data()
@@ -188,11 +209,30 @@ class Checks(unittest.TestCase):
         with open(os.path.join(self.out, "summary.html"), encoding="utf-8") as f:
             page = f.read()
         r, c = self.report, self.report["config"]
-        geometry = f"{c['tiles']} tiles × {c['rows']} rows (filters) × {c['columns']} columns (windows) × {c['lanes']} lanes"
+        a = c["accelerators"]
+
+        def plural(v, one, many):
+            return f"{v} {one if v == 1 else many}"
+        geometries = [f"{plural(a[n]['tiles'], 'tile', 'tiles')} × {plural(a[n]['rows'], 'row', 'rows')} (filters) × "
+                      f"{plural(a[n]['columns'], 'column', 'columns')} (windows) × "
+                      f"{plural(a[n]['lanes'], 'lane', 'lanes')} (channels)" for n in ACCELERATORS]
+        b = a["pragmatic"]["shifter_bits"]
+        options = [f"{c['baseline_width']}-bit operands", f"first-stage shifter B = {'inf' if b is None else b}",
+                   f"depthwise mapping | {c['depthwise']}",
+                   f"first-layer fold | {'on' if c['fold_first_layer'] else 'off'}",
+                   f"preset | {c['preset'] or 'custom'}"]
         for text, what in ((md, "summary.md"), (page, "summary.html")):
             for phrase in (r["network"], f"| engine | {r['engine']} |" if what == "summary.md" else r["engine"],
-                           c["encoding"], f"laconic {r['version']}", geometry, f"{c['baseline_width']}-bit"):
+                           c["encoding"], f"laconic {r['version']}", *geometries):
                 self.assertContains(phrase, text, what)
+            for phrase in options:
+                if what == "summary.html":  # the same rows as table cells
+                    phrase = phrase.replace(" | ", "</th><td>")
+                self.assertContains(phrase, text, what)
+            for m in ("Stripes", "Pragmatic"):
+                t = r["totals"]["all"]["cycles"]
+                self.assertContains(f"Laconic over {m}", text, what)
+                self.assertContains(f"{t[m.lower()] / t['laconic']:.2f}×" if t["laconic"] else "inf×", text, what)
             self.assertContains(c["source"] if what == "summary.md" else html.escape(c["source"]), text, what)
             t = r["totals"]["all"]
             self.assertContains(f"{t['macs']:,}", text, what)
@@ -215,7 +255,8 @@ class OnTheTinyNetwork(Checks):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="laconic-plot-")
         path = os.path.join(cls.tmp, "tiny.json")
-        r = subprocess.run([LACONIC, "profile", TINY, "--json", path, "-q"], stdout=subprocess.PIPE,
+        # The reference engine computes MODEL.md §8 and §9 literally; the fast engines give the same counts.
+        r = subprocess.run([LACONIC, "profile", TINY, "--json", path, "-q", "--engine", "reference"], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, text=True, timeout=300)
         if r.returncode != 0:
             raise AssertionError(f"laconic profile failed: {r.stderr}")
@@ -273,8 +314,8 @@ def hand_made_report():
     """Two fc layers (no conv totals), one without any Laconic or Pragmatic work, histograms of
     different lengths (8- and 16-bit tensors)."""
     layers = [
-        layer("fc_silent", "fc", 100, (25600, 0, 12800, 0, 0), (4, 32, 4), [100, 0, 0, 0, 0, 0], [3, 5, 2, 0, 0, 0]),
-        layer("fc|2", "fc", 300, (76800, 40000, 76800, 9000, 1500), (12, 192, 60),
+        layer("fc_silent", "fc", 100, (25600, 0, 12800, 0, 0), (4, 32, 8, 4), [100, 0, 0, 0, 0, 0], [3, 5, 2, 0, 0, 0]),
+        layer("fc|2", "fc", 300, (76800, 40000, 76800, 9000, 1500), (12, 192, 30, 60),
               [10, 20, 30, 40, 0, 0, 0, 0, 0, 0], [1, 2, 3, 4, 5, 0, 0, 0, 0, 0]),
     ]
     def total(ls):
@@ -284,8 +325,15 @@ def hand_made_report():
         for k in ("baseline",) + CYCLE_METHODS:
             t["cycles"][k] = sum(l["cycles"][k] for l in ls)
         return t
-    return {"tool": "laconic", "version": "0.1.0", "network": "hand-made", "engine": "reference",
-            "config": {"encoding": "naf", "tiles": 2, "rows": 4, "columns": 8, "lanes": 16, "baseline_width": 16,
+    return {"tool": "laconic", "schema": 2, "version": "0.2.0", "network": "hand-made", "engine": "reference",
+            "config": {"preset": None, "encoding": "naf", "baseline_width": 16,
+                       "accelerators": {
+                           "baseline": {"tiles": 1, "rows": 4, "columns": 1, "lanes": 16},
+                           "stripes": {"tiles": 2, "rows": 4, "columns": 8, "lanes": 16},
+                           "pragmatic": {"tiles": 2, "rows": 2, "columns": 8, "lanes": 4, "column_registers": 3,
+                                         "shifter_bits": None},
+                           "laconic": {"tiles": 2, "rows": 4, "columns": 8, "lanes": 1, "column_registers": 1}},
+                       "depthwise": "per-group", "fold_first_layer": False,
                        "sample_limit": 1, "source": "written by a test: <not real> & 'quoted'"},
             "layers": layers, "totals": {"all": total(layers), "conv": total([])}}
 
@@ -373,7 +421,17 @@ class BadInput(unittest.TestCase):
             (lambda d: d["layers"][0]["cycles"].__setitem__("stripes", -3), "layers[0].cycles.stripes"),
             (lambda d: d["layers"][0]["terms"]["weights"]["histogram"].__setitem__(2, 1.5),
              "layers[0].terms.weights.histogram[2]"),
-            (lambda d: d["config"].pop("lanes"), "config.lanes is missing"),
+            (lambda d: d["config"]["accelerators"]["laconic"].pop("lanes"), "config.accelerators.laconic.lanes is missing"),
+            (lambda d: d["config"]["accelerators"].pop("pragmatic"), "config.accelerators.pragmatic is missing"),
+            (lambda d: d["config"]["accelerators"]["pragmatic"].__setitem__("shifter_bits", "inf"),
+             "config.accelerators.pragmatic.shifter_bits is not a non-negative integer"),
+            (lambda d: d["config"]["accelerators"]["laconic"].pop("column_registers"),
+             "config.accelerators.laconic.column_registers is missing"),
+            (lambda d: d["config"].__setitem__("fold_first_layer", "on"), "config.fold_first_layer is not true or false"),
+            (lambda d: d["config"].__setitem__("preset", 2), "config.preset is not a string"),
+            (lambda d: d["layers"][1]["cycles"].pop("pragmatic"), "layers[1].cycles.pragmatic is missing"),
+            (lambda d: d.__setitem__("schema", "2"), "schema is not an integer"),
+            (lambda d: d.__setitem__("schema", 3), "a report of schema 3; this script reads schema 2"),
             (lambda d: d["totals"].pop("conv"), "totals.conv is missing"),
             (lambda d: d.__setitem__("layers", []), "no layers"),
             (lambda d: d["layers"][1].__setitem__("name", "fc_silent"), "two layers are named 'fc_silent'"),
@@ -382,6 +440,13 @@ class BadInput(unittest.TestCase):
             doc = copy.deepcopy(hand_made_report())
             damage(doc)
             self.fails(self.write(f"damaged{i}.json", json.dumps(doc)), phrase)
+
+    def test_reports_of_laconic_0_1_are_refused(self):
+        doc = copy.deepcopy(hand_made_report())
+        del doc["schema"]
+        doc["version"] = "0.1.0"
+        self.fails(self.write("old.json", json.dumps(doc)), "a report of laconic 0.1.0 (report schema 1",
+                   "re-run laconic profile --json")
 
     def test_usage(self):
         r = run_script("--help")
