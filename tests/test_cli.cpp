@@ -419,11 +419,12 @@ json without_run_fields(json config) {
   return config;
 }
 
-// Runs on the reference engine, whose cycles follow MODEL.md §8 and §9
-// literally; the fast engines give the same counts (test_engines.cpp).
+// On the cpu engine, checked against the reference engine; `engine` is then
+// "cpu" whether or not a GPU answers.
 TEST_F(CliProfile, GoodRunWritesDocumentedReports) {
   const std::string json_path = scratch_.file("r.json"), csv_path = scratch_.file("r.csv");
-  const CliRun r = profile({manifest_, "--json", json_path, "--csv", csv_path, "--per-sample", "--engine", "reference", "-q"});
+  const CliRun r =
+      profile({manifest_, "--json", json_path, "--csv", csv_path, "--per-sample", "--engine", "cpu", "--verify", "-q"});
   ASSERT_EQ(r.status, 0) << r.describe();
   EXPECT_EQ(r.err, "") << "-q must keep stderr empty" << r.describe();
   EXPECT_TRUE(contains(r.out, "# laconic profile: tiny")) << r.describe();
@@ -445,7 +446,7 @@ TEST_F(CliProfile, GoodRunWritesDocumentedReports) {
   EXPECT_EQ(doc["schema"], 2);
   EXPECT_EQ(doc["version"], "0.2.0");
   EXPECT_EQ(doc["network"], "tiny-synthetic");
-  EXPECT_EQ(doc["engine"], "reference");
+  EXPECT_EQ(doc["engine"], "cpu");
   // The schema-2 configuration: every accelerator's geometry and options, in this order.
   EXPECT_EQ(without_run_fields(doc["config"]), dnnsim_config()) << where;
   const nlohmann::ordered_json in_order = nlohmann::ordered_json::parse(json_text);
@@ -849,11 +850,10 @@ TEST_F(CliProfile, ConfigurationFileErrorsNameTheFileAndTheKey) {
   EXPECT_TRUE(contains(early.err, "no such configuration file")) << early.describe();
 }
 
-// Cycles and speedups in every report are those of the JSON's counts. On the
-// reference engine, whose cycles follow MODEL.md §8 and §9 literally.
+// Cycles and speedups in every report are those of the JSON's counts.
 TEST_F(CliProfile, EveryReportGivesEachAcceleratorsCyclesAndSpeedups) {
   const std::string json_path = scratch_.file("r.json"), csv_path = scratch_.file("r.csv");
-  const CliRun r = profile({manifest_, "--json", json_path, "--csv", csv_path, "--engine", "reference", "-q"});
+  const CliRun r = profile({manifest_, "--json", json_path, "--csv", csv_path, "--engine", "cpu", "-q"});
   ASSERT_EQ(r.status, 0) << r.describe();
   const json doc = json::parse(read_text(json_path));
 
@@ -934,7 +934,7 @@ TEST_F(CliProfile, EveryReportGivesEachAcceleratorsCyclesAndSpeedups) {
 
   // A custom configuration: preset empty in the CSV, B = inf written as inf.
   const CliRun custom = profile({manifest_, "--csv", csv_path, "--layers", "fc", "--samples", "1", "--shifter-bits",
-                                 "inf", "--engine", "reference", "-q"});
+                                 "inf", "--engine", "cpu", "-q"});
   ASSERT_EQ(custom.status, 0) << custom.describe();
   const auto custom_rows = lines_of(read_text(csv_path));
   ASSERT_EQ(custom_rows.size(), 2u);
@@ -947,9 +947,10 @@ TEST_F(CliProfile, EveryReportGivesEachAcceleratorsCyclesAndSpeedups) {
 // The dnnsim-booth encoding (MODEL.md §3a) is accepted everywhere an encoding is.
 TEST_F(CliProfile, DnnsimBoothEncoding) {
   const std::string json_path = scratch_.file("r.json");
-  const CliRun r = profile({manifest_, "--encoding", "dnnsim-booth", "--json", json_path, "--engine", "reference", "-q"});
+  const CliRun r =
+      profile({manifest_, "--encoding", "dnnsim-booth", "--json", json_path, "--engine", "cpu", "--verify", "-q"});
   ASSERT_EQ(r.status, 0) << r.describe();
-  EXPECT_TRUE(contains(r.out, "Engine `reference`, encoding `dnnsim-booth`")) << r.describe();
+  EXPECT_TRUE(contains(r.out, "Engine `cpu`, encoding `dnnsim-booth`")) << r.describe();
   EXPECT_TRUE(contains(r.out, "## Terms per value (`dnnsim-booth` encoding)")) << r.describe();
   const json doc = json::parse(read_text(json_path));
   EXPECT_EQ(doc["config"]["encoding"], "dnnsim-booth");

@@ -629,15 +629,14 @@ inline CommandRun run_laconic(const std::vector<std::string>& args, const TempDi
 class CompareCli : public testing::Test {
  protected:
   // Reports of the bundled tiny network under booth and naf, and under the
-  // equal preset, made once on the reference engine (whose cycles follow
-  // MODEL.md §8 and §9 literally; the fast engines give the same counts).
+  // equal preset, made once on the cpu engine.
   static void SetUpTestSuite() {
     data_ = new TempDir;
     const std::string manifest = test::source_dir() + "/datasets/tiny/manifest.json";
     const std::vector<std::pair<std::string, std::vector<std::string>>> runs = {
         {"booth", {"--encoding", "booth"}}, {"naf", {"--encoding", "naf"}}, {"equal", {"--preset", "equal"}}};
     for (const auto& [name, options] : runs) {
-      std::vector<std::string> args = {"profile", manifest, "--engine", "reference", "-q", "--json", data_->file(name + ".json")};
+      std::vector<std::string> args = {"profile", manifest, "--engine", "cpu", "-q", "--json", data_->file(name + ".json")};
       args.insert(args.end(), options.begin(), options.end());
       const CommandRun r = run_laconic(args, *data_);
       ASSERT_EQ(r.status, 0) << r.describe();

@@ -183,9 +183,9 @@ TEST_F(Determinism, ConfigurationFileAndOptionsAgree) {
   test::write_bytes(config, R"({"preset": "equal", "encoding": "naf", "baseline_width": 12,
     "geometry": {"all": [2, 3, 4, 5], "baseline": {"columns": 1}},
     "shifter_bits": "inf", "column_registers": {"all": 1}, "depthwise": "diagonal", "fold_first_layer": true})");
-  const Reports from_file = run(manifest, "reference", 1, {"--config", config});
+  const Reports from_file = run(manifest, "cpu", 1, {"--config", config});
   const Reports from_options =
-      run(manifest, "reference", 1,
+      run(manifest, "cpu", 1,
           {"--preset", "equal", "--encoding", "naf", "--baseline-width", "12", "--geometry", "all=2,3,4,5", "--geometry",
            "baseline=2,3,1,5", "--shifter-bits", "inf", "--column-registers", "all=1", "--depthwise", "diagonal",
            "--fold-first-layer", "on"});
