@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Verifies a float32 dump written by dump_nsfwjs.mjs --quantize float: for each checked layer it
-// recomputes the layer's output with a plain convolution / matrix product in JavaScript (float64
-// accumulation) from the dumped inputs and BN-folded weights, using the stride, padding and groups
-// recorded in manifest.json, adds the folded bias, and compares it with the model's own output of
-// that layer: the BatchNormalization output when a BN was folded, else the layer's output with its
-// built-in activation switched to linear. Reports max |ours − model| / max |model| per layer.
+// Verifies a float32 dump written by dump_nsfwjs.mjs or dump_resnet50.mjs --quantize float: for each
+// checked layer it recomputes the layer's output with a plain convolution / matrix product in
+// JavaScript (float64 accumulation) from the dumped inputs and weights (BN-folded or as stored), using
+// the stride, padding and groups recorded in manifest.json, adds the bias (folded, or the layer's
+// own), and compares it with the model's own output of that layer: the BatchNormalization output
+// when a BN was folded, else the layer's output with its built-in activation switched to linear.
+// The model runs on the backend the dump was made with. Reports max |ours − model| / max |model|
+// per layer.
 //
 // With --int DIR it also checks that the integer dump in DIR (same model, images and layers,
 // --quantize linear) holds exactly laconic's linear quantization of the float32 dump.
@@ -14,9 +16,9 @@ import { tf, loadModel, decodeImage, preprocess, listImages, batchNormAffine, ke
 import { readNpy } from "./lib/npy.mjs";
 
 const USAGE = `usage: node verify_dump.mjs --dump DIR [--layers all|auto|a,b] [--images DIR] [--tol 1e-4] [--int DIR]
-  --dump DIR      a float32 dump (dump_nsfwjs.mjs --quantize float)
-  --layers        all (default for mobilenetv2), auto (default otherwise: the first layer of each
-                  kind: class, Keras padding, stride, kernel shape), or a list of names
+  --dump DIR      a float32 dump (dump_nsfwjs.mjs or dump_resnet50.mjs --quantize float)
+  --layers        all (default for mobilenetv2 and resnet50), auto (default otherwise: the first
+                  layer of each kind: class, Keras padding, stride, kernel shape), or a list of names
   --images DIR    where the dump's photos are (default: the --images the dump was made with)
   --tol X         the largest acceptable max|error| / max|output| (default 1e-4)
   --int DIR       also check an integer dump of the same run against the float32 one`;
@@ -119,7 +121,7 @@ function dense(A, Ash, W, Wsh, bias) {
 
 function pickLayers(manifest, info, opt, model) {
   const names = manifest.layers.map((l) => l.name);
-  const which = opt ?? (model === "mobilenetv2" ? "all" : "auto");
+  const which = opt ?? (model === "inceptionv3" ? "auto" : "all");
   if (which === "all") return names;
   if (which === "auto") {
     const seen = new Set();
@@ -171,7 +173,7 @@ async function main() {
   const names = pickLayers(manifest, info, o.layers, info.model);
   const mBy = new Map(manifest.layers.map((l) => [l.name, l]));
 
-  const { model, spec } = await loadModel(info.model);
+  const { model, spec } = await loadModel(info.model, { backend: info.backend ?? undefined });
   // The photos: --images, else where the dump recorded them (relative to the dump directory).
   const ordered = info.images.map((n, i) => {
     const f = o.images
@@ -192,7 +194,7 @@ async function main() {
     return d.activation_after ? layer.input : layer.output;
   });
   const probe = tf.model({ inputs: model.inputs, outputs });
-  const x = tf.tidy(() => tf.stack(ordered.map((f) => preprocess(decodeImage(f), spec.size))));
+  const x = tf.tidy(() => tf.stack(ordered.map((f) => preprocess(decodeImage(f), spec))));
   let ys = probe.predict(x);
   if (!Array.isArray(ys)) ys = [ys];
   ys = ys.map((y, i) => {

