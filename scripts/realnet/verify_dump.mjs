@@ -1,22 +1,33 @@
 #!/usr/bin/env node
-// Verifies a float32 dump written by dump_nsfwjs.mjs --quantize float: for each checked layer it
-// recomputes the layer's output with a plain convolution / matrix product in JavaScript (float64
-// accumulation) from the dumped inputs and BN-folded weights, using the stride, padding and groups
-// recorded in manifest.json, adds the folded bias, and compares it with the model's own output of
-// that layer: the BatchNormalization output when a BN was folded, else the layer's output with its
-// built-in activation switched to linear. Reports max |ours − model| / max |model| per layer.
+// Verifies a float32 dump written by dump_nsfwjs.mjs or dump_resnet50.mjs --quantize float: for each
+// checked layer it recomputes the layer's output with a plain convolution / matrix product in
+// JavaScript (float64 accumulation) from the dumped inputs and weights (BN-folded or as stored), using
+// the stride, padding and groups recorded in manifest.json, adds the bias (folded, or the layer's
+// own), and compares it with the model's own output of that layer: the BatchNormalization output
+// when a BN was folded, else the layer's output with its built-in activation switched to linear.
+// The model runs on the backend the dump was made with. Reports max |ours − model| / max |model|
+// per layer.
 //
 // With --int DIR it also checks that the integer dump in DIR (same model, images and layers,
 // --quantize linear) holds exactly laconic's linear quantization of the float32 dump.
+//
+// With --dataset DIR (an integer dump, e.g. datasets/resnet50) it first dumps DIR's photos again as
+// float32 into a temporary directory, with the options DIR/dump_info.json records, then verifies that
+// dump and checks DIR's integers against it (--int DIR).
 import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { tf, loadModel, decodeImage, preprocess, listImages, batchNormAffine, kernelAndBias, linearQuantizer } from "./lib/model.mjs";
 import { readNpy } from "./lib/npy.mjs";
+import { runDump, dumperOf } from "./lib/dump.mjs";
 
 const USAGE = `usage: node verify_dump.mjs --dump DIR [--layers all|auto|a,b] [--images DIR] [--tol 1e-4] [--int DIR]
-  --dump DIR      a float32 dump (dump_nsfwjs.mjs --quantize float)
-  --layers        all (default for mobilenetv2), auto (default otherwise: the first layer of each
-                  kind: class, Keras padding, stride, kernel shape), or a list of names
+       node verify_dump.mjs --dataset DIR [--layers ...] [--tol 1e-4]
+  --dump DIR      a float32 dump (dump_nsfwjs.mjs or dump_resnet50.mjs --quantize float)
+  --dataset DIR   an integer dump: dump its photos again as float32 (the options its dump_info.json
+                  records) into a temporary directory, verify that, and check DIR against it
+  --layers        all (default for mobilenetv2 and resnet50), auto (default otherwise: the first
+                  layer of each kind: class, Keras padding, stride, kernel shape), or a list of names
   --images DIR    where the dump's photos are (default: the --images the dump was made with)
   --tol X         the largest acceptable max|error| / max|output| (default 1e-4)
   --int DIR       also check an integer dump of the same run against the float32 one`;
@@ -31,10 +42,12 @@ function parseArgs(argv) {
     else if (a === "--images") o.images = val();
     else if (a === "--tol") o.tol = Number(val());
     else if (a === "--int") o.int = val();
+    else if (a === "--dataset") o.dataset = val();
     else if (a === "-h" || a === "--help") { console.log(USAGE); process.exit(0); }
     else throw new Error(`unknown option ${a}\n${USAGE}`);
   }
-  if (!o.dump) throw new Error(USAGE);
+  if (!o.dump === !o.dataset) throw new Error(`give one of --dump and --dataset\n${USAGE}`);
+  if (o.dataset && (o.int || o.images)) throw new Error("--dataset takes neither --int nor --images");
   return o;
 }
 
@@ -119,7 +132,7 @@ function dense(A, Ash, W, Wsh, bias) {
 
 function pickLayers(manifest, info, opt, model) {
   const names = manifest.layers.map((l) => l.name);
-  const which = opt ?? (model === "mobilenetv2" ? "all" : "auto");
+  const which = opt ?? (model === "inceptionv3" ? "auto" : "all");
   if (which === "all") return names;
   if (which === "auto") {
     const seen = new Set();
@@ -153,7 +166,7 @@ function checkInt(floatDir, intDir, manifest, intManifest) {
         const q = readNpy(path.join(intDir, f));
         if (q.shape.join() !== fs32[j].shape.join()) throw new Error(`${f}: shape ${q.shape} vs ${fs32[j].shape}`);
         for (let i = 0; i < q.data.length; ++i) {
-          if (q.data[i] !== lq.q(fs32[j].data[i])) throw new Error(`${f}[${i}] = ${q.data[i]}, expected ${lq.q(fs32[j].data[i])}`);
+          if (q.data[i] !== lq.q(fs32[j].data[i])) throw new Error(`${path.join(intDir, f)}[${i}] = ${q.data[i]}, expected ${lq.q(fs32[j].data[i])}`);
         }
         checked += q.data.length;
       });
@@ -162,8 +175,43 @@ function checkInt(floatDir, intDir, manifest, intManifest) {
   return checked;
 }
 
+/**
+ * Dumps the photos of the integer dump `dir` again as float32 into a new temporary directory, with
+ * the model, photos, batch, bits, layers, padding, BatchNorm and backend options its dump_info.json
+ * records. Returns the temporary directory.
+ */
+async function redumpAsFloat(dir) {
+  const info = JSON.parse(fs.readFileSync(path.join(dir, "dump_info.json"), "utf8"));
+  const manifest = JSON.parse(fs.readFileSync(path.join(dir, "manifest.json"), "utf8"));
+  if (info.quantize !== "linear") throw new Error(`${dir} is not an integer dump (made with --quantize ${info.quantize})`);
+  const images = info.image_paths.map((p) => path.resolve(dir, p));
+  for (const f of images) if (!fs.existsSync(f)) throw new Error(`${dir}: photo ${f} not found`);
+  const tool = dumperOf(info);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "realnet-verify-"));
+  const folded = info.batchnorm ? info.batchnorm === "folded" : info.layers.some((d) => d.batchnorm_folded);
+  const allLayers = info.layers.length === manifest.layers.length && tool.models.includes(info.model);
+  await runDump({
+    model: info.model, images: images.join(","), count: Infinity, batch: info.batch, quantize: "float",
+    bits: info.bits, layers: allLayers ? null : info.layers.map((d) => d.name), foldPadding: !!info.fold_padding,
+    foldBatchNorm: folded, backend: info.backend ?? null, network: manifest.network, out: tmp,
+  }, tool);
+  return tmp;
+}
+
 async function main() {
   const o = parseArgs(process.argv.slice(2));
+  if (o.dataset) {
+    o.dump = await redumpAsFloat(o.dataset);
+    o.int = o.dataset;
+  }
+  try {
+    await verify(o);
+  } finally {
+    if (o.dataset) fs.rmSync(o.dump, { recursive: true, force: true });
+  }
+}
+
+async function verify(o) {
   const manifest = JSON.parse(fs.readFileSync(path.join(o.dump, "manifest.json"), "utf8"));
   const info = JSON.parse(fs.readFileSync(path.join(o.dump, "dump_info.json"), "utf8"));
   if (info.quantize !== "float") throw new Error(`${o.dump} is not a float32 dump (made with --quantize ${info.quantize})`);
@@ -171,7 +219,7 @@ async function main() {
   const names = pickLayers(manifest, info, o.layers, info.model);
   const mBy = new Map(manifest.layers.map((l) => [l.name, l]));
 
-  const { model, spec } = await loadModel(info.model);
+  const { model, spec } = await loadModel(info.model, { backend: info.backend ?? undefined });
   // The photos: --images, else where the dump recorded them (relative to the dump directory).
   const ordered = info.images.map((n, i) => {
     const f = o.images
@@ -192,7 +240,7 @@ async function main() {
     return d.activation_after ? layer.input : layer.output;
   });
   const probe = tf.model({ inputs: model.inputs, outputs });
-  const x = tf.tidy(() => tf.stack(ordered.map((f) => preprocess(decodeImage(f), spec.size))));
+  const x = tf.tidy(() => tf.stack(ordered.map((f) => preprocess(decodeImage(f), spec))));
   let ys = probe.predict(x);
   if (!Array.isArray(ys)) ys = [ys];
   ys = ys.map((y, i) => {
@@ -254,7 +302,7 @@ async function main() {
   }
   if (failed) {
     console.log(`${failed} layer(s) FAILED`);
-    process.exit(1);
+    process.exitCode = 1;
   }
 }
 
