@@ -1,14 +1,16 @@
 // laconic_bench: times the engines on one network and prints one Markdown
 // table: the terms pass alone (read, quantize, count terms: what every figure
-// needs), then work and cycles, each with that pass included. Every engine runs in the same process on the same
-// input, so ratios between them are meaningful on a noisy machine; absolute
-// times are this machine's.
+// needs), then work, cycles (every accelerator's, MODEL.md §5, §8, §9) and
+// all figures together, each with that pass included. Every engine runs in
+// the same process on the same input, so ratios between them are meaningful
+// on a noisy machine; absolute times are this machine's.
 //
 // With the cuda engine among them, a second table gives the device's copy
 // bandwidths and the terms kernel's bandwidth measured in the same run, and
 // the images per second the host-to-device link allows.
 //
 //   laconic_bench NETWORK [--engines cuda,cpu,reference] [--samples N] [--repeat R]
+//                 [--encoding E] [--preset dnnsim|equal] [--config FILE]
 #include <omp.h>
 
 #include <algorithm>
@@ -27,6 +29,7 @@
 #include "laconic/error.hpp"
 #include "laconic/network.hpp"
 #include "laconic/profile.hpp"
+#include "laconic/run_config.hpp"
 
 namespace {
 
@@ -63,7 +66,9 @@ int main(int argc, char** argv) {
     ("engines", "Engines to time, comma-separated", cxxopts::value<std::string>()->default_value("cpu,reference"))
     ("samples", "Samples per layer (default: all)", cxxopts::value<std::int64_t>()->default_value("0"))
     ("repeat", "Runs per engine and metric; the fastest counts", cxxopts::value<int>()->default_value("1"))
-    ("encoding", "binary, booth or naf", cxxopts::value<std::string>()->default_value("booth"))
+    ("encoding", "binary, booth, naf or dnnsim-booth", cxxopts::value<std::string>()->default_value("booth"))
+    ("preset", "Accelerator settings: dnnsim or equal (MODEL.md §8)", cxxopts::value<std::string>()->default_value("dnnsim"))
+    ("config", "A configuration file applied over the preset (README)", cxxopts::value<std::string>())
     ("h,help", "Show this help");
   // clang-format on
   options.parse_positional({"network"});
@@ -77,7 +82,8 @@ int main(int argc, char** argv) {
     laconic::ProfileOptions popts;
     popts.sample_limit = static_cast<std::uint64_t>(std::max<std::int64_t>(0, r["samples"].as<std::int64_t>()));
     const int repeat = std::max(1, r["repeat"].as<int>());
-    laconic::ProfileConfig base;
+    laconic::ProfileConfig base = laconic::ProfileConfig::preset(laconic::parse_preset_setting(r["preset"].as<std::string>()));
+    if (r.count("config")) base = laconic::read_profile_config(r["config"].as<std::string>(), base);
     const auto encoding = laconic::parse_encoding(r["encoding"].as<std::string>());
     if (!encoding) throw laconic::Error("unknown encoding");
     base.encoding = *encoding;
@@ -100,10 +106,10 @@ int main(int argc, char** argv) {
       if (!kind) throw laconic::Error("unknown engine " + name);
       const auto engine = laconic::make_engine(*kind);
       // "terms" is the pass every figure needs: read, quantize, count terms.
-      for (const char* metric : {"terms", "work", "cycles"}) {
+      for (const char* metric : {"terms", "work", "cycles", "all"}) {
         laconic::ProfileConfig config = base;
-        config.compute_work = std::string(metric) == "work";
-        config.compute_cycles = std::string(metric) == "cycles";
+        config.compute_work = std::string(metric) == "work" || std::string(metric) == "all";
+        config.compute_cycles = std::string(metric) == "cycles" || std::string(metric) == "all";
         std::cerr << "laconic_bench: " << name << " " << metric << "...\n";
         Timing t = time_run(net, *engine, config, popts, repeat);
         const auto totals = t.result.totals_all();
@@ -115,13 +121,16 @@ int main(int argc, char** argv) {
     }
     // The engines must agree; a fast wrong answer is no result.
     bool identical = true;
-    for (const char* metric : {"terms", "work", "cycles"})
+    for (const char* metric : {"terms", "work", "cycles", "all"})
       for (const auto& name : engines)
         if (!laconic::compare_results(results_of[engines.front() + "/" + metric], results_of[name + "/" + metric]).empty())
           identical = false;
 
-    std::printf("network: %s (%zu layers), encoding %s, %d thread(s)\n\n", net.name.c_str(), net.layers.size(),
-                std::string(laconic::to_string(base.encoding)).c_str(), omp_get_max_threads());
+    const auto preset = base.matching_preset();
+    std::printf("network: %s (%zu layers), encoding %s, accelerators %s, %d thread(s)\n\n", net.name.c_str(),
+                net.layers.size(), std::string(laconic::to_string(base.encoding)).c_str(),
+                preset ? ("preset " + std::string(laconic::to_string(*preset))).c_str() : "a custom configuration",
+                omp_get_max_threads());
     std::printf("| engine | metric | samples | MACs | seconds | images / s | ns / MAC | speedup vs %s |\n",
                 engines.back().c_str());
     std::printf("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");

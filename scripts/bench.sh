@@ -2,8 +2,8 @@
 # Benchmark: the engines on a synthetic ResNet-50-shaped trace (torchvision's
 # 53 conv layers and fc at their real sizes, 16-bit values, half of the
 # activations zero as after ReLU). Prints one table: per engine, seconds and
-# ns per MAC for work and for cycles, and the speedup over the reference
-# engine measured in the same run.
+# ns per MAC for work, for cycles and for both, and the speedup over the
+# reference engine measured in the same run.
 #
 #   scripts/bench.sh                 # 1 image, engines cpu and reference
 #   BENCH_SAMPLES=4 BENCH_ENGINES=cpu scripts/bench.sh
@@ -11,7 +11,8 @@
 # Environment: BUILD_DIR (default build), BENCH_DATA (where the trace is
 # written, default $BUILD_DIR/bench-data), BENCH_SAMPLES (images, default 1),
 # BENCH_ENGINES (default cpu,reference), BENCH_REPEAT (runs per engine and
-# figure, the fastest counts; default 1).
+# figure, the fastest counts; default 1), BENCH_PRESET (dnnsim or equal,
+# default dnnsim), BENCH_CONFIG (a configuration file applied over it).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
@@ -32,4 +33,7 @@ if [ ! -f "$data/manifest.json" ]; then
   "$build/laconic" synth resnet50 --out "$data" --samples "$samples" --bits 16 --zero-fraction 0.5 >/dev/null
 fi
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-"$build/laconic_bench" "$data/manifest.json" --engines "$engines" --repeat "$repeat"
+config=()
+[ -n "${BENCH_CONFIG:-}" ] && config=(--config "$BENCH_CONFIG")
+"$build/laconic_bench" "$data/manifest.json" --engines "$engines" --repeat "$repeat" --preset "${BENCH_PRESET:-dnnsim}" \
+  "${config[@]}"
