@@ -162,6 +162,11 @@ struct PreparedLayer {
   // Laconic's weight maxima per (lane group, filter set, r·S+s, lane) of its
   // plan; FC: per (filter set, channel).
   std::vector<u8> weight_max;
+  // The positions whose Pragmatic costs are computed (padding costs 0), row
+  // by row: each one's offset within a lane's values (a channel of the
+  // sample, or a lane's gathered plane for a folded layer) and its index in a
+  // block's cost plane [x][y].
+  std::vector<i64> cost_offset, cost_dest;
   // §5/§8: cycles of the data-independent accelerators (model.hpp), per sample.
   Cycles fixed_cycles;
 };
@@ -290,6 +295,18 @@ PreparedLayer prepare(const LayerInput& input, const ProfileConfig& config) {
   p.laconic_plan = step_plan(p.counted, config.geometry(Accelerator::laconic), diagonal);
   p.pragmatic_plan = step_plan(p.counted, config.geometry(Accelerator::pragmatic), diagonal);
   p.weight_max = weight_maxima(p.counted, p.laconic_plan, counted_weight_terms(p, tw));
+  for (i64 y = 0; y < p.counted_padded_h; ++y)
+    for (i64 x = 0; x < p.counted_padded_w; ++x) {
+      const i64 dest = x * p.counted_padded_h + y;
+      if (p.fold) {  // the gathered planes hold every position, [x][y]
+        p.cost_offset.push_back(dest);
+      } else {
+        const i64 y0 = y - sh.padding.top, x0 = x - sh.padding.left;
+        if (y0 < 0 || y0 >= sh.height || x0 < 0 || x0 >= sh.width) continue;
+        p.cost_offset.push_back(y0 * sh.width + x0);
+      }
+      p.cost_dest.push_back(dest);
+    }
   p.fixed_cycles = data_independent_cycles(sh, config, input.activation_precision.bits);
   return p;
 }
@@ -365,61 +382,90 @@ struct PragmaticCosts {
   }
 };
 
-// The shifter over the lanes' term positions at one input position, in
-// 32-bit masks where the layer's values keep every position below 32.
+// Pragmatic's costs of one lane group's channel block at `count` input
+// positions (row by row, so that each lane reads its values in order),
+// kPositions positions at a time (the shifter runs them in one
+// vector register, model.hpp): lane l of position i holds the term positions
+// positions[channel_offset[l] + offset[i]], and its cost goes to out[dest[i]].
+// Term positions travel as 32-bit masks where the layer's values keep every
+// position below 32.
+constexpr int kPositions = 16;
+
 template <class Mask>
-inline u32 shifter_cost(std::vector<Mask>& lanes, std::size_t live, int bits) {
-  if (live == 0) return 0;
-  if (live == 1) return static_cast<u32>(popcount64(lanes[0]));
-  return pragmatic_shifter_cycles(lanes.data(), static_cast<i64>(live), bits);
+inline void shifter_costs(const u64* positions, const i64* channel_offset, i64 lanes, const i64* offset,
+                          const i64* dest, i64 count, int bits, u32* out) {
+  std::vector<Mask> batch(to_size(lanes * kPositions));
+  auto* columns = reinterpret_cast<Mask(*)[kPositions]>(batch.data());
+  for (i64 first = 0; first < count; first += kPositions) {
+    const int held = static_cast<int>(std::min<i64>(kPositions, count - first));
+    for (i64 l = 0; l < lanes; ++l) {
+      const u64* lane = positions + channel_offset[l];
+      for (int k = 0; k < held; ++k) columns[l][k] = static_cast<Mask>(lane[offset[first + k]]);
+      for (int k = held; k < kPositions; ++k) columns[l][k] = 0;
+    }
+    unsigned cycles[kPositions];
+    pragmatic_shifter_cycles<Mask, kPositions>(columns, lanes, bits, cycles);
+    for (int k = 0; k < held; ++k) out[dest[first + k]] = cycles[k];
+  }
+}
+
+// The 32-bit case is the hot one: built for AVX2 as well, where the CPU has
+// it, with the shifter inlined so that the positions share vector registers.
+__attribute__((target_clones("avx2", "default"), flatten)) void shifter_costs_narrow(
+    const u64* positions, const i64* channel_offset, i64 lanes, const i64* offset, const i64* dest, i64 count, int bits,
+    u32* out) {
+  shifter_costs<u32>(positions, channel_offset, lanes, offset, dest, count, bits, out);
+}
+
+template <class Mask>
+void block_costs(const PreparedLayer& p, const u64* positions, const std::vector<i64>& channel_offset, u32* out) {
+  const i64 lanes = static_cast<i64>(channel_offset.size());
+  const i64 count = static_cast<i64>(p.cost_offset.size());
+  if constexpr (sizeof(Mask) == 4)
+    shifter_costs_narrow(positions, channel_offset.data(), lanes, p.cost_offset.data(), p.cost_dest.data(), count,
+                         p.config.shifter_bits, out);
+  else
+    shifter_costs<Mask>(positions, channel_offset.data(), lanes, p.cost_offset.data(), p.cost_dest.data(), count,
+                        p.config.shifter_bits, out);
 }
 
 template <class Mask>
 void pragmatic_costs_with(const PreparedLayer& p, const u64* positions, bool parallel, PragmaticCosts& costs) {
   const StepPlan& plan = p.pragmatic_plan;
-  const LayerShape& sh = p.shape;
   const i64 units = plan.groups * plan.channel_blocks;
-  const int bits = p.config.shifter_bits;
-  const i64 plane = sh.height * sh.width;
+  const i64 plane = p.shape.height * p.shape.width;
 #pragma omp parallel if (parallel)
   {
-    std::vector<i64> channels;
-    std::vector<Mask> lanes;
+    std::vector<i64> channel_offset;
+    std::vector<u64> gathered;
 #pragma omp for schedule(dynamic)
     for (i64 unit = 0; unit < units; ++unit) {
       const i64 group = unit / plan.channel_blocks, block = unit % plan.channel_blocks;
-      channels.clear();
-      for (i64 lane = block * plan.lanes; lane < std::min((block + 1) * plan.lanes, plan.group_lanes); ++lane) {
-        const i64 c = plan.channel(group, lane);
-        if (c >= 0) channels.push_back(c);
-      }
-      lanes.resize(channels.size());
       u32* out = &costs.cost[to_size(unit * costs.padded_w * costs.padded_h)];
-      if (p.fold) {  // the small first layer: through the fold's index map
-        for (i64 x = 0; x < costs.padded_w; ++x)
-          for (i64 y = 0; y < costs.padded_h; ++y) {
-            std::size_t live = 0;
-            for (const i64 c : channels) {
-              const i64 source = counted_source(p, c, y, x);
-              if (source >= 0 && positions[source] != 0) lanes[live++] = static_cast<Mask>(positions[source]);
-            }
-            out[x * costs.padded_h + y] = shifter_cost(lanes, live, bits);
-          }
+      channel_offset.clear();
+      if (!p.fold) {
+        for (i64 lane = block * plan.lanes; lane < std::min((block + 1) * plan.lanes, plan.group_lanes); ++lane) {
+          const i64 c = plan.channel(group, lane);
+          if (c >= 0) channel_offset.push_back(c * plane);
+        }
+        block_costs<Mask>(p, positions, channel_offset, out);
         continue;
       }
-      // Padding positions cost 0: only the input's own positions are visited,
-      // row by row through each lane's channel plane.
-      for (i64 y = 0; y < sh.height; ++y)
-        for (i64 x = 0; x < sh.width; ++x) {
-          std::size_t live = 0;
-          const i64 offset = y * sh.width + x;
-          for (const i64 c : channels) {
-            const u64 e = positions[c * plane + offset];
-            lanes[live] = static_cast<Mask>(e);
-            live += e != 0;
+      // The small first layer: each folded lane's values come from all over
+      // the input (the fold's index map), so they are first gathered into one
+      // plane per lane, [lane][x][y] like the costs.
+      gathered.clear();
+      for (i64 lane = block * plan.lanes; lane < std::min((block + 1) * plan.lanes, plan.group_lanes); ++lane) {
+        const i64 c2 = plan.channel(group, lane);
+        if (c2 < 0) continue;
+        channel_offset.push_back(static_cast<i64>(gathered.size()));
+        for (i64 x = 0; x < costs.padded_w; ++x)
+          for (i64 y = 0; y < costs.padded_h; ++y) {
+            const i64 source = counted_source(p, c2, y, x);
+            gathered.push_back(source >= 0 ? positions[source] : 0);
           }
-          out[(x + sh.padding.left) * costs.padded_h + y + sh.padding.top] = shifter_cost(lanes, live, bits);
-        }
+      }
+      block_costs<Mask>(p, gathered.data(), channel_offset, out);
     }
   }
 }
@@ -663,13 +709,37 @@ u64 laconic_clocked(const PreparedLayer& p, const ActivationPlane& plane) {
                         });
 }
 
+// Pragmatic's column costs do not depend on the filter set: they are read
+// once per window set and replayed on the clock for every filter set.
 u64 pragmatic_clocked(const PreparedLayer& p, const PragmaticCosts& costs) {
   const LayerShape& sh = p.counted;
-  return clocked_cycles(p, p.pragmatic_plan, p.config.registers(Accelerator::pragmatic),
-                        [&](i64 group, i64, i64 r, i64 s, i64 block, i64 oh, i64 ow) -> u64 {
-                          const u32 cost = costs.column(group, block, ow * sh.stride_w + s)[oh * sh.stride_h + r];
-                          return std::max<u32>(1, cost);
-                        });
+  const StepPlan& plan = p.pragmatic_plan;
+  const int registers = p.config.registers(Accelerator::pragmatic);
+  std::vector<u64> finish(to_size(plan.columns)), history(to_size(registers) + 1);
+  ColumnClock clock(plan.columns, registers, finish.data(), history.data());
+  const i64 steps = sh.kernel_width * sh.kernel_height * plan.channel_blocks;  // of one filter set
+  std::vector<u64> d(to_size(steps * plan.columns));  // [s][r][block][column]
+  for (i64 group = 0; group < plan.groups; ++group)
+    for (i64 window_set = 0; window_set < plan.window_sets; ++window_set) {
+      const i64 first = window_set * plan.columns;
+      const i64 held = std::min(plan.columns, plan.windows - first);  // columns holding a window
+      std::fill(d.begin(), d.end(), 0);                               // idle columns cost 0
+      for (i64 c = 0; c < held; ++c) {
+        const i64 oh = (first + c) % p.counted_out_h, ow = (first + c) / p.counted_out_h;
+        i64 step = 0;
+        for (i64 s = 0; s < sh.kernel_width; ++s)
+          for (i64 r = 0; r < sh.kernel_height; ++r)
+            for (i64 block = 0; block < plan.channel_blocks; ++block, ++step)
+              d[to_size(step * plan.columns + c)] = std::max<u32>(
+                  1, costs.column(group, block, ow * sh.stride_w + s)[oh * sh.stride_h + r]);
+      }
+      for (i64 filter_set = 0; filter_set < plan.filter_sets; ++filter_set)
+        for (i64 step = 0; step < steps; ++step) {
+          const u64* row = &d[to_size(step * plan.columns)];
+          clock.step([&](i64 c) { return row[c]; });
+        }
+    }
+  return clock.cycles();
 }
 
 Cycles conv_cycles(const PreparedLayer& p, const ActivationPlane& plane, const u8* ta, const u64* positions,

@@ -4,6 +4,7 @@
 // these numbers (the cuda engine where a device answers).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <random>
@@ -107,6 +108,39 @@ TEST(PragmaticShifter, RandomLanesAgainstThePseudoCode) {
       } else {
         std::vector<std::uint32_t> scratch(masks.begin(), masks.end());
         ASSERT_EQ(pragmatic_shifter_cycles(scratch.data(), lanes, bits), expected) << "trial " << trial << " B " << bits;
+      }
+    }
+  }
+}
+
+TEST(PragmaticShifter, EightColumnsAtOnceAsEachAlone) {
+  std::mt19937_64 rng(9);
+  for (int trial = 0; trial < 500; ++trial) {
+    const int lanes = 1 + static_cast<int>(rng() % 17);
+    std::uint32_t columns[17][8];
+    std::uint64_t wide[17][8];
+    for (int l = 0; l < lanes; ++l)
+      for (int k = 0; k < 8; ++k) {
+        const std::uint64_t m = rng() % 3 == 0 ? 0 : (rng() & rng() & ((std::uint64_t{1} << 34) - 1));
+        columns[l][k] = static_cast<std::uint32_t>(m);
+        wide[l][k] = m;
+      }
+    for (int bits : {0, 1, 2, 3, 5, kShifterUnbounded}) {
+      std::uint32_t narrow_scratch[17][8];
+      std::uint64_t wide_scratch[17][8];
+      std::copy(&columns[0][0], &columns[0][0] + 17 * 8, &narrow_scratch[0][0]);
+      std::copy(&wide[0][0], &wide[0][0] + 17 * 8, &wide_scratch[0][0]);
+      unsigned narrow_cycles[8], wide_cycles[8];
+      pragmatic_shifter_cycles<std::uint32_t, 8>(narrow_scratch, lanes, bits, narrow_cycles);
+      pragmatic_shifter_cycles<std::uint64_t, 8>(wide_scratch, lanes, bits, wide_cycles);
+      for (int k = 0; k < 8; ++k) {
+        std::vector<std::uint64_t> narrow_lanes, wide_lanes;
+        for (int l = 0; l < lanes; ++l) {
+          narrow_lanes.push_back(columns[l][k]);
+          wide_lanes.push_back(wide[l][k]);
+        }
+        ASSERT_EQ(narrow_cycles[k], literal_shifter(narrow_lanes, bits)) << "trial " << trial << " column " << k;
+        ASSERT_EQ(wide_cycles[k], literal_shifter(wide_lanes, bits)) << "trial " << trial << " column " << k;
       }
     }
   }

@@ -140,36 +140,57 @@ StepPlan step_plan(const LayerShape& shape, const Geometry& geometry, bool diago
 // ---------------------------------------------------------------------------
 // §9 Pragmatic's first-stage shifter over one column's lanes: each cycle takes
 // o, the smallest remaining term position of any lane, and every lane whose
-// smallest remaining position is at most o + 2^B − 1 consumes it. Returns
-// the cycles until every lane is empty (0 when all are empty; callers apply
-// the max(1, ·) of a column that holds a window). `positions` (term position
-// masks, §3a; 32-bit masks where every position is below 32, as for values
-// of up to 29 bits) is scratch, left in any state. B = kShifterUnbounded (or
-// a reach that covers every position of the mask) gives max_l t(a_l). The
-// lanes are visited without a branch each, so that the compiler can keep
-// several in one vector register.
+// smallest remaining position is at most o + 2^B − 1 consumes it; the column
+// costs the cycles until every lane is empty (0 when all are empty; callers
+// apply the max(1, ·) of a column that holds a window). Term positions are
+// masks (§3a): 32-bit where every position is below 32 (values of up to 29
+// bits), else 64-bit. B = kShifterUnbounded, or a reach that covers every
+// position of the mask, gives max_l t(a_l).
+//
+// Written for K independent columns at once, `positions[l][k]` being lane l
+// of column k (scratch, left in any state): each step below is the same for
+// every k, so the compiler keeps K columns in one vector register. In each
+// cycle the lanes' lowest positions are the bits e & −e, their OR's lowest
+// bit is 2^o, and the positions within reach are the mask 2^(o+2^B) − 1
+// (all of them when that shift leaves the mask).
+template <class Mask, int K>
+LACONIC_HOST_DEVICE inline void pragmatic_shifter_cycles(Mask (*positions)[K], std::int64_t lanes, int shifter_bits,
+                                                         unsigned* cycles) {
+  constexpr int kBits = static_cast<int>(8 * sizeof(Mask));
+  for (int k = 0; k < K; ++k) cycles[k] = 0;
+  const int shift = shifter_bits < 0 || shifter_bits >= 8 ? kBits : (1 << shifter_bits);  // 2^B = reach + 1
+  if (shift >= kBits) {
+    for (std::int64_t l = 0; l < lanes; ++l)
+      for (int k = 0; k < K; ++k) {
+        const unsigned t = static_cast<unsigned>(popcount64(positions[l][k]));
+        cycles[k] = t > cycles[k] ? t : cycles[k];
+      }
+    return;
+  }
+  for (;;) {
+    Mask lowest[K] = {};  // every lane's lowest remaining position, OR-ed
+    for (std::int64_t l = 0; l < lanes; ++l)
+      for (int k = 0; k < K; ++k) lowest[k] |= positions[l][k] & static_cast<Mask>(~positions[l][k] + 1);
+    Mask any = 0, within[K];
+    for (int k = 0; k < K; ++k) {
+      any |= lowest[k];
+      const Mask first = lowest[k] & static_cast<Mask>(~lowest[k] + 1);  // 2^o
+      within[k] = static_cast<Mask>(static_cast<Mask>(first << shift) - 1);
+      cycles[k] += lowest[k] != 0;
+    }
+    if (any == 0) return;
+    for (std::int64_t l = 0; l < lanes; ++l)
+      for (int k = 0; k < K; ++k)
+        positions[l][k] ^= positions[l][k] & static_cast<Mask>(~positions[l][k] + 1) & within[k];
+  }
+}
+
+// One column: `positions[l]` is lane l.
 template <class Mask>
 LACONIC_HOST_DEVICE inline unsigned pragmatic_shifter_cycles(Mask* positions, std::int64_t lanes, int shifter_bits) {
-  constexpr int kBits = static_cast<int>(8 * sizeof(Mask));
-  if (shifter_bits < 0 || (1 << (shifter_bits < 8 ? shifter_bits : 8)) - 1 >= kBits - 1) {
-    int most = 0;
-    for (std::int64_t l = 0; l < lanes; ++l) {
-      const int t = popcount64(positions[l]);
-      most = t > most ? t : most;
-    }
-    return static_cast<unsigned>(most);
-  }
-  const int reach = (1 << shifter_bits) - 1;
   unsigned cycles = 0;
-  for (;;) {
-    Mask lowest = 0;  // every lane's lowest remaining position (a power of two), OR-ed
-    for (std::int64_t l = 0; l < lanes; ++l) lowest |= positions[l] & (~positions[l] + 1);
-    if (lowest == 0) return cycles;
-    const int limit = lowest_bit(lowest) + reach;  // the last position within reach
-    const Mask within = limit >= kBits - 1 ? static_cast<Mask>(~Mask{0}) : static_cast<Mask>((Mask{2} << limit) - 1);
-    for (std::int64_t l = 0; l < lanes; ++l) positions[l] ^= positions[l] & (~positions[l] + 1) & within;
-    ++cycles;
-  }
+  pragmatic_shifter_cycles<Mask, 1>(reinterpret_cast<Mask(*)[1]>(positions), lanes, shifter_bits, &cycles);
+  return cycles;
 }
 
 // ---------------------------------------------------------------------------
