@@ -9,6 +9,7 @@
 // 3 --verify found a difference.
 #include <omp.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cxxopts.hpp>
@@ -28,6 +29,8 @@
 #include "laconic/report.hpp"
 #include "laconic/run_config.hpp"
 #include "laconic/synth.hpp"
+#include "cli_options.hpp"
+#include "suggest.hpp"
 
 namespace {
 
@@ -35,9 +38,8 @@ constexpr int kExitError = 1;
 constexpr int kExitUsage = 2;
 constexpr int kExitVerify = 3;
 
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+using laconic::cli::positive;
+using laconic::cli::UsageError;
 
 const char* const kMainHelp = R"(laconic: bit-level profiler for Laconic-style deep learning accelerators
 
@@ -61,20 +63,6 @@ own geometry (by default as DNNsim compares them: laconic profile --help).
 Exit status: 0 success, 1 bad input or failed run, 2 bad usage, 3 --verify
 found a difference.
 )";
-
-std::vector<std::string> split_list(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream ss(text);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) items.push_back(item);
-  return items;
-}
-
-std::int64_t positive(const cxxopts::ParseResult& r, const std::string& name) {
-  const auto v = r[name].as<std::int64_t>();
-  if (v <= 0) throw UsageError("--" + name + " must be a positive number, not " + std::to_string(v));
-  return v;
-}
 
 // "512M", "4G", "1048576": bytes, with binary K/M/G/T suffixes.
 std::uint64_t parse_bytes(const std::string& text) {
@@ -140,7 +128,7 @@ laconic::ProfileConfig profile_config(const cxxopts::ParseResult& r) {
   }
   laconic::ProfileConfig config = laconic::ProfileConfig::preset(preset);
   if (r.count("config")) {
-    const std::string path = r["config"].as<std::string>();
+    const std::string path = laconic::cli::path_option(r, "config", false);
     std::optional<laconic::Preset> named;
     config = laconic::read_profile_config(path, config, &named);  // errors name the file: exit 1
     if (r.count("preset") && named && *named != preset)
@@ -203,7 +191,7 @@ int run_profile(int argc, char** argv) {
      cxxopts::value<std::string>())
     ("traces", "DNNsim traces directory (default: <model dir>/../../net_traces/<net>)", cxxopts::value<std::string>())
     ("layers", "Profile only these layers, comma-separated names", cxxopts::value<std::string>())
-    ("samples", "Profile the first N samples of each layer (default: all)", cxxopts::value<std::int64_t>());
+    ("samples", "Profile the first N samples of each layer (default: all)", cxxopts::value<std::string>());
   options.add_options("Accelerators")
     ("preset", "dnnsim: each accelerator at its own geometry, as DNNsim compares them (baseline 16x16x1x16, "
                "Stripes, Pragmatic and Laconic 16x16x16x16; Pragmatic B = 2 and 1 column register; diagonal "
@@ -215,12 +203,12 @@ int run_profile(int argc, char** argv) {
     ("geometry", "ACCELERATOR=T,Rt,Ct,L: tiles, rows (filters), columns (windows) and lanes (channels) of "
                  "baseline, stripes, pragmatic or laconic; all=T,Rt,Ct,L sets the four. Repeatable, applied "
                  "in order (default: the preset's)", cxxopts::value<std::string>())
-    ("tiles", "Tiles T of every accelerator (default: the preset's, 16)", cxxopts::value<std::int64_t>())
-    ("rows", "Rows (filters) Rt per tile of every accelerator (default: 16)", cxxopts::value<std::int64_t>())
+    ("tiles", "Tiles T of every accelerator (default: the preset's, 16)", cxxopts::value<std::string>())
+    ("rows", "Rows (filters) Rt per tile of every accelerator (default: 16)", cxxopts::value<std::string>())
     ("columns", "Columns (windows) Ct per tile of every accelerator (default: the preset's: 1 for the dnnsim "
-                "baseline, else 16)", cxxopts::value<std::int64_t>())
+                "baseline, else 16)", cxxopts::value<std::string>())
     ("lanes", "Lanes (channels) L per processing element of every accelerator (default: 16)",
-     cxxopts::value<std::int64_t>())
+     cxxopts::value<std::string>())
     ("shifter-bits", "B|inf: Pragmatic's first-stage shifter bits, 0 to 31 or inf (MODEL.md \u00a79) (default: 2)",
      cxxopts::value<std::string>())
     ("column-registers", "ACCELERATOR=R: column registers of pragmatic or laconic (all=R: both; MODEL.md "
@@ -233,22 +221,23 @@ int run_profile(int argc, char** argv) {
     ("encoding", "Term encoding: binary, booth (radix-4), naf or dnnsim-booth (DNNsim's, MODEL.md \u00a73a) "
                  "(default: booth)", cxxopts::value<std::string>())
     ("baseline-width", "Operand width P_base of the bit-parallel baseline, bits (default: 16)",
-     cxxopts::value<std::int64_t>());
+     cxxopts::value<std::string>());
   options.add_options("Run")
     ("engine", "auto (cuda where usable, else cpu), cuda, cpu or reference (slow, literal)",
      cxxopts::value<std::string>()->default_value("auto"))
-    ("threads", "CPU threads (default: OMP_NUM_THREADS or all cores)", cxxopts::value<std::int64_t>())
+    ("threads", "CPU threads (default: OMP_NUM_THREADS or all cores)", cxxopts::value<std::string>())
     ("device-memory", "cuda: device memory the engine may use, bytes with an optional K, M or G suffix "
                       "(default: three quarters of the free memory)", cxxopts::value<std::string>())
     ("verify", "Also run the reference engine and exit with status 3 on any difference")
     ("verify-samples", "With --verify, check only the first K samples of each layer (the reference engine "
-                       "is slow; the weights' terms are always checked)", cxxopts::value<std::int64_t>())
+                       "is slow; the weights' terms are always checked)", cxxopts::value<std::string>())
     ("q,quiet", "No progress on stderr");
   options.add_options("Output")
-    ("json", "Write the JSON report (schema 2, see the README) to FILE", cxxopts::value<std::string>())
-    ("csv", "Write the CSV report (one row per layer, the configuration in its last columns) to FILE",
-     cxxopts::value<std::string>())
-    ("per-sample", "Add per-sample rows to the CSV and per_sample lists to the JSON")
+    ("json", "Write the JSON report (schema 2, see the README) to FILE; - writes it to stdout instead of "
+             "the Markdown report", cxxopts::value<std::string>())
+    ("csv", "Write the CSV report (one row per layer, the configuration in its last columns) to FILE; - "
+            "writes it to stdout instead of the Markdown report", cxxopts::value<std::string>())
+    ("per-sample", "Add per-sample rows to the CSV and per_sample lists to the JSON (needs --json or --csv)")
     ("h,help", "Show this help");
   // clang-format on
   options.parse_positional({"network"});
@@ -258,6 +247,7 @@ int run_profile(int argc, char** argv) {
     return 0;
   }
   if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");
+  laconic::cli::check_values(r);
   if (r.count("network") == 0) throw UsageError("profile needs a NETWORK (see laconic profile --help)");
   set_threads(r);
 
@@ -269,24 +259,31 @@ int run_profile(int argc, char** argv) {
   if (r.count("samples")) profile_options.sample_limit = static_cast<std::uint64_t>(positive(r, "samples"));
   const bool quiet = r.count("quiet") > 0;
   const bool per_sample = r.count("per-sample") > 0;
-  const std::string json_path = r.count("json") ? r["json"].as<std::string>() : "";
-  const std::string csv_path = r.count("csv") ? r["csv"].as<std::string>() : "";
+  const std::string json_path = r.count("json") ? laconic::cli::path_option(r, "json", true) : "";
+  const std::string csv_path = r.count("csv") ? laconic::cli::path_option(r, "csv", true) : "";
+  if (json_path == "-" && csv_path == "-") throw UsageError("--json - and --csv - cannot both go to stdout");
   // Fail before a long run, not after it.
-  if (!json_path.empty()) laconic::check_writable(json_path, "--json");
-  if (!csv_path.empty()) laconic::check_writable(csv_path, "--csv");
-
-  const std::string network_path = r["network"].as<std::string>();
-  laconic::Network network = r.count("traces") ? laconic::load_dnnsim(network_path, r["traces"].as<std::string>())
-                                               : laconic::load_network(network_path);
-  if (r.count("layers")) laconic::select_layers(network, split_list(r["layers"].as<std::string>()));
-
-  laconic::EngineOptions engine_options;
-  if (r.count("device-memory")) engine_options.device_memory = parse_bytes(r["device-memory"].as<std::string>());
+  if (!json_path.empty() && json_path != "-") laconic::check_writable(json_path, "--json");
+  if (!csv_path.empty() && csv_path != "-") laconic::check_writable(csv_path, "--csv");
   std::uint64_t verify_samples = 0;  // 0: every sample profiled
   if (r.count("verify-samples")) {
     if (r.count("verify") == 0) throw UsageError("--verify-samples needs --verify");
     verify_samples = static_cast<std::uint64_t>(positive(r, "verify-samples"));
   }
+  if (per_sample && json_path.empty() && csv_path.empty() && !quiet)
+    std::cerr << "laconic: note: --per-sample adds rows to the JSON and CSV reports only; without --json or --csv "
+                 "it changes nothing\n";
+  const std::vector<std::string> layers =
+      r.count("layers") ? laconic::cli::layer_list(r["layers"].as<std::string>()) : std::vector<std::string>{};
+
+  const std::string network_path = laconic::cli::path_option(r, "network", false);
+  laconic::Network network = r.count("traces")
+                                 ? laconic::load_dnnsim(network_path, laconic::cli::path_option(r, "traces", false))
+                                 : laconic::load_network(network_path);
+  if (!layers.empty()) laconic::select_layers(network, layers);
+
+  laconic::EngineOptions engine_options;
+  if (r.count("device-memory")) engine_options.device_memory = parse_bytes(r["device-memory"].as<std::string>());
   std::string note;
   const auto engine = laconic::make_engine(*engine_kind, &note, engine_options);
   if (!note.empty() && !quiet) std::cerr << "laconic: " << note << "\n";
@@ -318,12 +315,16 @@ int run_profile(int argc, char** argv) {
                 << "\n";
   }
 
-  // Both reports or neither: a failed --csv must not leave a new --json.
+  // Both reports or neither: a failed --csv must not leave a new --json. A
+  // report written to stdout ("-") takes the Markdown report's place.
   std::vector<std::pair<std::string, std::string>> reports;
-  if (!json_path.empty()) reports.emplace_back(json_path, laconic::json_report(result, per_sample));
-  if (!csv_path.empty()) reports.emplace_back(csv_path, laconic::csv_report(result, per_sample));
+  std::string to_stdout;
+  if (json_path == "-") to_stdout = laconic::json_report(result, per_sample);
+  else if (!json_path.empty()) reports.emplace_back(json_path, laconic::json_report(result, per_sample));
+  if (csv_path == "-") to_stdout = laconic::csv_report(result, per_sample);
+  else if (!csv_path.empty()) reports.emplace_back(csv_path, laconic::csv_report(result, per_sample));
   laconic::write_files_atomically(reports);
-  std::cout << laconic::markdown_report(result);
+  std::cout << (json_path == "-" || csv_path == "-" ? to_stdout : laconic::markdown_report(result));
   return 0;
 }
 
@@ -338,18 +339,18 @@ int run_synth(int argc, char** argv) {
   options.add_options()
     ("arch", "Architecture: " + archs, cxxopts::value<std::string>())
     ("o,out", "Output directory (created if needed)", cxxopts::value<std::string>())
-    ("samples", "Samples (images) per layer", cxxopts::value<std::int64_t>()->default_value("1"))
+    ("samples", "Samples (images) per layer", cxxopts::value<std::string>()->default_value("1"))
     ("samples-per-file", "Split each layer's activations into files of this many samples (default: one file)",
-     cxxopts::value<std::int64_t>())
-    ("bits", "Stored width of activations and weights", cxxopts::value<std::int64_t>()->default_value("16"))
-    ("zero-fraction", "Fraction of zero activations (post-ReLU sparsity)", cxxopts::value<double>()->default_value("0.5"))
-    ("weight-zero-fraction", "Fraction of zero weights", cxxopts::value<double>()->default_value("0.02"))
-    ("seed", "Random seed", cxxopts::value<std::int64_t>()->default_value("1"))
+     cxxopts::value<std::string>())
+    ("bits", "Stored width of activations and weights", cxxopts::value<std::string>()->default_value("16"))
+    ("zero-fraction", "Fraction of zero activations (post-ReLU sparsity)", cxxopts::value<std::string>()->default_value("0.5"))
+    ("weight-zero-fraction", "Fraction of zero weights", cxxopts::value<std::string>()->default_value("0.02"))
+    ("seed", "Random seed", cxxopts::value<std::string>()->default_value("1"))
     ("dnnsim", "Write DNNsim's layout (models/<net>/model.csv, net_traces/<net>/*.npy as float32)")
     ("fit", "Draw values from the statistics of a real network (manifest or DNNsim directory): per layer, "
             "by relative depth, its zero fraction, negative share and magnitude distribution",
      cxxopts::value<std::string>())
-    ("fit-samples", "Samples of each real layer to fit (default: all)", cxxopts::value<std::int64_t>())
+    ("fit-samples", "Samples of each real layer to fit (default: all)", cxxopts::value<std::string>())
     ("h,help", "Show this help");
   // clang-format on
   options.parse_positional({"arch"});
@@ -359,22 +360,29 @@ int run_synth(int argc, char** argv) {
     return 0;
   }
   if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");
+  laconic::cli::check_values(r);
   if (r.count("arch") == 0) throw UsageError("synth needs an architecture: " + archs);
   if (r.count("out") == 0) throw UsageError("synth needs --out DIR");
   laconic::SynthOptions o;
   o.architecture = r["arch"].as<std::string>();
-  o.out_dir = r["out"].as<std::string>();
+  const auto& known = laconic::synthetic_architectures();
+  if (std::find(known.begin(), known.end(), o.architecture) == known.end()) {
+    std::string hint = laconic::unknown_name_hint(o.architecture, known, "architectures");
+    if (hint.rfind(" (did you mean", 0) != 0) hint.clear();  // the list follows anyway
+    throw UsageError("synth: unknown architecture '" + o.architecture + "'" + hint + "; architectures: " + archs);
+  }
+  o.out_dir = laconic::cli::path_option(r, "out", false);
   o.samples = static_cast<std::uint64_t>(positive(r, "samples"));
   if (r.count("samples-per-file")) o.samples_per_file = static_cast<std::uint64_t>(positive(r, "samples-per-file"));
   o.bits = static_cast<int>(positive(r, "bits"));
-  o.activation_zero_fraction = r["zero-fraction"].as<double>();
-  o.weight_zero_fraction = r["weight-zero-fraction"].as<double>();
-  o.seed = static_cast<std::uint64_t>(r["seed"].as<std::int64_t>());
+  o.activation_zero_fraction = laconic::cli::fraction(r, "zero-fraction");
+  o.weight_zero_fraction = laconic::cli::fraction(r, "weight-zero-fraction");
+  o.seed = static_cast<std::uint64_t>(laconic::cli::whole_number(r, "seed", 0));
   o.dnnsim_layout = r.count("dnnsim") > 0;
   if (r.count("fit")) {
     if (r.count("zero-fraction") || r.count("weight-zero-fraction"))
       throw UsageError("--fit takes the zero fractions from the fitted network; leave out --zero-fraction");
-    const laconic::Network real = laconic::load_network(r["fit"].as<std::string>());
+    const laconic::Network real = laconic::load_network(laconic::cli::path_option(r, "fit", false));
     const std::uint64_t fit_samples = r.count("fit-samples") ? static_cast<std::uint64_t>(positive(r, "fit-samples")) : 0;
     o.fitted = laconic::fit_statistics(real, fit_samples);
     o.fitted_from = real.name + " (" + r["fit"].as<std::string>() + ")";
@@ -396,8 +404,10 @@ int run_compare(int argc, char** argv) {
               "layers are named differently)", cxxopts::value<std::string>()->default_value("name"))
     ("allow-different-networks", "Compare reports whose \"network\" names differ (refused by default, since "
                                  "layers of different networks are rarely comparable one by one)")
-    ("json", "Also write the comparison as JSON to FILE", cxxopts::value<std::string>())
-    ("csv", "Also write the comparison as CSV (one row per layer and total) to FILE", cxxopts::value<std::string>())
+    ("json", "Also write the comparison as JSON to FILE (- : to stdout instead of the Markdown)",
+     cxxopts::value<std::string>())
+    ("csv", "Also write the comparison as CSV (one row per layer and total) to FILE (- : to stdout instead of "
+            "the Markdown)", cxxopts::value<std::string>())
     ("h,help", "Show this help");
   // clang-format on
   options.parse_positional({"reports"});
@@ -421,6 +431,7 @@ int run_compare(int argc, char** argv) {
     return 0;
   }
   if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");
+  laconic::cli::check_values(r);
   const auto reports = r.count("reports") ? r["reports"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (reports.size() != 2)
     throw UsageError("compare needs two reports, A.json B.json, not " + std::to_string(reports.size()) +
@@ -431,18 +442,22 @@ int run_compare(int argc, char** argv) {
   else if (match == "position") compare_options.match = laconic::MatchBy::position;
   else throw UsageError("--match must be name or position, not '" + match + "'");
   compare_options.allow_different_networks = r.count("allow-different-networks") > 0;
-  const std::string json_path = r.count("json") ? r["json"].as<std::string>() : "";
-  const std::string csv_path = r.count("csv") ? r["csv"].as<std::string>() : "";
-  if (!json_path.empty()) laconic::check_writable(json_path, "--json");
-  if (!csv_path.empty()) laconic::check_writable(csv_path, "--csv");
+  const std::string json_path = r.count("json") ? laconic::cli::path_option(r, "json", true) : "";
+  const std::string csv_path = r.count("csv") ? laconic::cli::path_option(r, "csv", true) : "";
+  if (json_path == "-" && csv_path == "-") throw UsageError("--json - and --csv - cannot both go to stdout");
+  if (!json_path.empty() && json_path != "-") laconic::check_writable(json_path, "--json");
+  if (!csv_path.empty() && csv_path != "-") laconic::check_writable(csv_path, "--csv");
 
   const laconic::Comparison comparison =
       laconic::compare_reports(laconic::read_report(reports[0]), laconic::read_report(reports[1]), compare_options);
   std::vector<std::pair<std::string, std::string>> outputs;  // both or neither, as for profile
-  if (!json_path.empty()) outputs.emplace_back(json_path, laconic::comparison_json(comparison));
-  if (!csv_path.empty()) outputs.emplace_back(csv_path, laconic::comparison_csv(comparison));
+  std::string to_stdout;
+  if (json_path == "-") to_stdout = laconic::comparison_json(comparison);
+  else if (!json_path.empty()) outputs.emplace_back(json_path, laconic::comparison_json(comparison));
+  if (csv_path == "-") to_stdout = laconic::comparison_csv(comparison);
+  else if (!csv_path.empty()) outputs.emplace_back(csv_path, laconic::comparison_csv(comparison));
   laconic::write_files_atomically(outputs);
-  std::cout << laconic::comparison_markdown(comparison);
+  std::cout << (json_path == "-" || csv_path == "-" ? to_stdout : laconic::comparison_markdown(comparison));
   return 0;
 }
 
@@ -482,10 +497,12 @@ int main(int argc, char** argv) {
     if (command == "info") return run_info(argc - 1, argv + 1);
     throw UsageError("unknown command '" + command + "' (profile, synth, compare or info; see laconic --help)");
   } catch (const UsageError& e) {
-    std::cerr << "laconic: " << e.what() << "\n";
+    std::cerr << "laconic: error: " << e.what() << "\n";
     return kExitUsage;
   } catch (const cxxopts::exceptions::exception& e) {
-    std::cerr << "laconic: " << e.what() << " (see laconic " << command << " --help)\n";
+    // cxxopts names the option in its own words: an unknown option, one
+    // without its value, a value that is not of its type.
+    std::cerr << "laconic: error: " << e.what() << " (see laconic " << command << " --help)\n";
     return kExitUsage;
   } catch (const laconic::Error& e) {
     std::cerr << "laconic: error: " << e.what() << "\n";

@@ -599,9 +599,18 @@ void select_layers(Network& network, const std::vector<std::string>& names) {
     const bool found = std::any_of(network.layers.begin(), network.layers.end(),
                                    [&](const NetworkLayer& l) { return l.name == name; });
     if (!found) {
-      std::string known;
-      for (const auto& l : network.layers) known += (known.empty() ? "" : ", ") + l.name;
-      throw Error("--layers: network '" + network.name + "' has no layer '" + name + "' (it has: " + known + ")");
+      // A near miss gets a suggestion; the layers are listed either way (the
+      // first 30 of a large network).
+      std::vector<std::string> known;
+      std::string listed;
+      for (const auto& l : network.layers) {
+        known.push_back(l.name);
+        if (known.size() <= 30) listed += (listed.empty() ? "" : ", ") + l.name;
+      }
+      if (known.size() > 30) listed += ", ... (" + std::to_string(known.size()) + " in all)";
+      std::string hint = unknown_name_hint(name, known, "its layers");
+      if (hint.rfind(" (did you mean", 0) != 0) hint.clear();
+      throw Error("--layers: network '" + network.name + "' has no layer '" + name + "'" + hint + "; it has: " + listed);
     }
   }
   std::vector<NetworkLayer> kept;

@@ -20,6 +20,17 @@ Totals NetworkResult::totals_conv() const {
   return t;
 }
 
+// An error met while profiling a layer (a NaN or an out-of-range value in a
+// trace, which the trace's reader reports by file and element) also names
+// the manifest or model directory and the layer, unless it already does.
+static std::string with_layer_context(const Network& network, const std::string& layer, const std::string& what) {
+  const std::string where = "layer '" + layer + "'";
+  std::string prefix;
+  if (!network.path.empty() && what.find(network.path) == std::string::npos) prefix += network.path + ": ";
+  if (what.find(where) == std::string::npos) prefix += where + ": ";
+  return prefix + what;
+}
+
 NetworkResult profile_network(const Network& network, const Engine& engine, const ProfileConfig& config,
                               const ProfileOptions& options) {
   config.validate();
@@ -51,7 +62,11 @@ NetworkResult profile_network(const Network& network, const Engine& engine, cons
     std::uint64_t samples = layer.samples();
     if (options.sample_limit != 0 && options.sample_limit < samples) samples = options.sample_limit;
     ProfiledLayer p;
-    p.result = engine.profile(input, SampleRange{0, samples}, config);
+    try {
+      p.result = engine.profile(input, SampleRange{0, samples}, config);
+    } catch (const Error& e) {
+      throw Error(with_layer_context(network, layer.name, e.what()));
+    }
     p.shape = layer.shape;
     p.activation_precision = layer.activation_precision;
     p.weight_precision = layer.weight_precision;

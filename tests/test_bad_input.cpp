@@ -312,13 +312,18 @@ TEST_F(BadInput, NaNAndInfinitiesInFloatTraces) {
   values[1 * 100 + 2 * 25 + 3 * 5 + 4] = std::numeric_limits<double>::quiet_NaN();  // element (1, 2, 3, 4)
   write("f.npy", npy_bytes(dir_, DType::f4, {2, 4, 5, 5}, values));
   conv()["activations"] = {{"file", "f.npy"}, {"quantize", "fixed"}, {"int_bits", 8}, {"frac_bits", 4}};
-  expect_failure(1, {dir_.file("f.npy"), "element (1, 2, 3, 4) = nan is not a finite number", "layer 'conv'"});
+  // Every value error names the manifest and the layer as well as the file
+  // and the element.
+  expect_failure(1, {dir_.file("manifest.json"), "layer 'conv'", dir_.file("f.npy"),
+                     "element (1, 2, 3, 4) = nan is not a finite number"});
   conv()["activations"] = {{"file", "f.npy"}, {"quantize", "integral"}};
-  expect_failure(1, {dir_.file("f.npy"), "element (1, 2, 3, 4) = nan is not a finite number"});
+  expect_failure(1, {dir_.file("manifest.json"), "layer 'conv'", dir_.file("f.npy"),
+                     "element (1, 2, 3, 4) = nan is not a finite number"});
   values[1 * 100 + 2 * 25 + 3 * 5 + 4] = -std::numeric_limits<double>::infinity();
   write("f.npy", npy_bytes(dir_, DType::f8, {2, 4, 5, 5}, values));
   conv()["activations"] = {{"file", "f.npy"}, {"quantize", "linear"}, {"bits", 8}};
-  expect_failure(1, {dir_.file("f.npy"), "element (1, 2, 3, 4) is -inf", "must be finite to be quantized"});
+  expect_failure(1, {dir_.file("manifest.json"), "layer 'conv'", dir_.file("f.npy"), "element (1, 2, 3, 4) is -inf",
+                     "must be finite to be quantized"});
 }
 
 TEST_F(BadInput, ValueOutsideTheDeclaredWidth) {
@@ -328,9 +333,10 @@ TEST_F(BadInput, ValueOutsideTheDeclaredWidth) {
   values[13] = 100;  // element (1, 5) of (2, 8)
   write("fa.npy", npy_bytes(dir_, DType::i2, {2, 8}, values));
   fc()["activations"]["bits"] = 6;
-  expect_failure(1, {dir_.file("fa.npy"), "element (1, 5) = 100 is outside the declared 6-bit signed range -32..31",
-                     "layer 'fc'"});
-  expect_failure(1, {"element (1, 5) = 100"}, {"--engine", "reference", "--threads", "1"});
+  expect_failure(1, {dir_.file("manifest.json"), "layer 'fc'", dir_.file("fa.npy"),
+                     "element (1, 5) = 100 is outside the declared 6-bit signed range -32..31"});
+  expect_failure(1, {dir_.file("manifest.json"), "layer 'fc'", "element (1, 5) = 100"},
+                 {"--engine", "reference", "--threads", "1"});
 }
 
 TEST_F(BadInput, FractionInAnIntegralTrace) {
@@ -338,7 +344,8 @@ TEST_F(BadInput, FractionInAnIntegralTrace) {
   values[5] = 0.5;
   write("wf.npy", npy_bytes(dir_, DType::f4, {4, 4, 3, 3}, values));
   conv()["weights"] = {{"file", "wf.npy"}, {"quantize", "integral"}};
-  expect_failure(1, {dir_.file("wf.npy"), "element (0, 0, 1, 2) = 0.5 is not an integer"});
+  expect_failure(1, {dir_.file("manifest.json"), "layer 'conv'", dir_.file("wf.npy"),
+                     "element (0, 0, 1, 2) = 0.5 is not an integer"});
 }
 
 // --- Options ---------------------------------------------------------------
@@ -346,8 +353,8 @@ TEST_F(BadInput, FractionInAnIntegralTrace) {
 TEST_F(BadInput, UnknownOptionValuesAreUsageErrors) {
   expect_failure(2, {"--engine must be auto, cuda, cpu or reference, not 'gpu'"}, {"--engine", "gpu"});
   expect_failure(2, {"--encoding must be binary, booth, naf or dnnsim-booth, not 'csd'"}, {"--encoding", "csd"});
-  expect_failure(2, {"--lanes must be a positive number, not 0"}, {"--lanes", "0"});
-  expect_failure(2, {"lots", "failed to parse"}, {"--threads", "lots"});  // cxxopts quotes it in ‘’
+  expect_failure(2, {"--lanes must be a positive whole number, not 0"}, {"--lanes", "0"});
+  expect_failure(2, {"--threads must be a positive whole number, not 'lots'"}, {"--threads", "lots"});
   expect_failure(2, {"--baseline-width"}, {"--baseline-width", "64"});
   expect_failure(2, {"bogus"}, {"--bogus"});
   expect_failure(1, {"--layers", "no layer 'conv9'", "conv, fc"}, {"--layers", "conv9"});
@@ -371,7 +378,7 @@ TEST_F(BadInput, BadAcceleratorSettingsAreUsageErrors) {
                  {"--column-registers", "baseline=1"});
   expect_failure(2, {"--depthwise must be per-group or diagonal, not 'grouped'"}, {"--depthwise", "grouped"});
   expect_failure(2, {"--fold-first-layer must be on or off, not 'true'"}, {"--fold-first-layer", "true"});
-  expect_failure(2, {"--columns must be a positive number, not 0"}, {"--columns", "0"});
+  expect_failure(2, {"--columns must be a positive whole number, not 0"}, {"--columns", "0"});
 }
 
 // A bad configuration file is bad input: exit 1, the file and the key named.

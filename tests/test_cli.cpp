@@ -193,8 +193,17 @@ TEST_F(CliProfile, UsageErrorsExitWithStatus2) {
       {{manifest_, "--lanes", "0"}, "--lanes"},
       {{manifest_, "--samples", "-1"}, "samples"},
       {{manifest_, "--samples", "0"}, "--samples"},
-      // cxxopts says "Argument 'two' failed to parse" without naming the option.
-      {{manifest_, "--samples", "two"}, "two"},
+      {{manifest_, "--samples", "two"}, "--samples must be a positive whole number, not 'two'"},
+      {{manifest_, "--tiles", "abc"}, "--tiles must be a positive whole number, not 'abc'"},
+      // A value that is another option, and '-' where no stream makes sense.
+      {{manifest_, "--json", "-q"}, "--json takes a value, but was given '-q', which looks like an option"},
+      {{manifest_, "--csv", "--per-sample"}, "--csv takes a value, but was given '--per-sample'"},
+      {{manifest_, "--json", "-", "--csv", "-"}, "--json - and --csv - cannot both go to stdout"},
+      {{manifest_, "--config", "-"}, "--config needs a file name: '-' (standard input or output) is not read"},
+      {{"-"}, "--network needs a file name"},
+      {{manifest_, "--layers", ""}, "--layers needs at least one layer name"},
+      {{manifest_, "--layers", "conv1,,fc"}, "--layers 'conv1,,fc': an empty layer name"},
+      {{manifest_, "--verify-samples", "2"}, "--verify-samples needs --verify"},
       {{manifest_, "--threads", "0"}, "--threads"},
       {{manifest_, "--baseline-width", "0"}, "--baseline-width"},
       {{manifest_, "--baseline-width", "33"}, "--baseline-width"},
@@ -226,7 +235,7 @@ TEST_F(CliProfile, UsageErrorsExitWithStatus2) {
       {{manifest_, "--column-registers", "pragmatc=1"}, "'pragmatc' is not an accelerator (did you mean 'pragmatic'?)"},
       {{manifest_, "--depthwise", "diagonally"}, "--depthwise must be per-group or diagonal, not 'diagonally'"},
       {{manifest_, "--fold-first-layer", "yes"}, "--fold-first-layer must be on or off, not 'yes'"},
-      {{manifest_, "--tiles", "0", "--geometry", "all=1,1,1,1"}, "--tiles must be a positive number, not 0"},
+      {{manifest_, "--tiles", "0", "--geometry", "all=1,1,1,1"}, "--tiles must be a positive whole number, not 0"},
   };
   for (const auto& c : cases) {
     const CliRun r = profile(c.args);
@@ -299,6 +308,42 @@ TEST_F(CliProfile, UnknownLayerListsTheKnownOnes) {
   EXPECT_STATUS(r, 1);
   EXPECT_TRUE(contains(r.err, "conv9")) << r.describe();
   EXPECT_TRUE(contains(r.err, "conv1, conv2_dw, conv2_pw, conv3, conv4, fc")) << r.describe();
+  // A near miss gets a suggestion.
+  const CliRun near = profile({manifest_, "--layers", "Conv1", "-q"});
+  EXPECT_STATUS(near, 1);
+  EXPECT_TRUE(contains(near.err, "no layer 'Conv1' (did you mean 'conv1'?)")) << near.describe();
+}
+
+// Spaces around the names of --layers do not matter.
+TEST_F(CliProfile, LayerListsAreTrimmed) {
+  const std::string json_path = scratch_.file("r.json");
+  const CliRun r = profile({manifest_, "--layers", " conv1 , fc ", "--json", json_path, "-q", "--engine", "cpu"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  const json doc = json::parse(read_text(json_path));
+  ASSERT_EQ(doc["layers"].size(), 2u);
+  EXPECT_EQ(doc["layers"][0]["name"], "conv1");
+  EXPECT_EQ(doc["layers"][1]["name"], "fc");
+}
+
+// "-" sends the JSON or CSV report to stdout, in place of the Markdown.
+TEST_F(CliProfile, DashWritesAReportToStdout) {
+  const std::string json_path = scratch_.file("r.json");
+  const CliRun file = profile({manifest_, "--json", json_path, "-q", "--engine", "cpu"});
+  ASSERT_EQ(file.status, 0) << file.describe();
+  const CliRun to_stdout = profile({manifest_, "--json", "-", "-q", "--engine", "cpu"});
+  ASSERT_EQ(to_stdout.status, 0) << to_stdout.describe();
+  EXPECT_EQ(to_stdout.out, read_text(json_path));
+  EXPECT_FALSE(std::filesystem::exists("-")) << "a file named '-' was written";
+  const CliRun csv = profile({manifest_, "--csv", "-", "--json", json_path, "-q", "--engine", "cpu"});
+  ASSERT_EQ(csv.status, 0) << csv.describe();
+  EXPECT_TRUE(csv.out.rfind("network,layer,type,row", 0) == 0) << csv.describe();
+}
+
+// Options that change nothing in this run say so on stderr.
+TEST_F(CliProfile, PerSampleWithoutAReportSaysItDoesNothing) {
+  const CliRun r = profile({manifest_, "--per-sample", "--layers", "fc", "--engine", "cpu"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_TRUE(contains(r.err, "--per-sample adds rows to the JSON and CSV reports only")) << r.describe();
 }
 
 TEST_F(CliProfile, ReportInAMissingDirectoryFailsBeforeTheRun) {
@@ -996,8 +1041,16 @@ TEST(CliDnnsim, TrailingSlashOnTheModelDirectory) {
 TEST(CliSynth, Errors) {
   TempDir scratch;
   const CliRun unknown = run_laconic({"synth", "lenet", "--out", scratch.file("x")}, scratch);
-  EXPECT_STATUS(unknown, 1);
-  EXPECT_TRUE(contains(unknown.err, "lenet") && contains(unknown.err, "tiny")) << unknown.describe();
+  EXPECT_STATUS(unknown, 2);  // bad usage, like an unknown encoding
+  EXPECT_TRUE(contains(unknown.err, "error: synth: unknown architecture 'lenet'") && contains(unknown.err, "tiny"))
+      << unknown.describe();
+  const CliRun near = run_laconic({"synth", "resnet5", "--out", scratch.file("x")}, scratch);
+  EXPECT_STATUS(near, 2);
+  EXPECT_TRUE(contains(near.err, "(did you mean 'resnet50'?)")) << near.describe();
+  const CliRun fraction = run_laconic({"synth", "tiny", "--out", scratch.file("x"), "--zero-fraction", "1.5"}, scratch);
+  EXPECT_STATUS(fraction, 2);
+  EXPECT_TRUE(contains(fraction.err, "--zero-fraction must be a fraction between 0 and 1, not '1.5'"))
+      << fraction.describe();
   const CliRun no_out = run_laconic({"synth", "tiny"}, scratch);
   EXPECT_STATUS(no_out, 2);
   EXPECT_TRUE(contains(no_out.err, "--out")) << no_out.describe();
