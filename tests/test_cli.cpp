@@ -387,7 +387,8 @@ TEST_F(CliProfile, GoodRunWritesDocumentedReports) {
       << join(keys_of(doc)) << where;
   EXPECT_EQ(doc["tool"], "laconic");
   EXPECT_EQ(doc["network"], "tiny-synthetic");
-  EXPECT_EQ(doc["engine"], "cpu");
+  // The run used --engine auto: cuda where a usable device answers.
+  EXPECT_EQ(doc["engine"], probe_devices().usable() ? "cuda" : "cpu");
   EXPECT_EQ(doc["config"]["encoding"], "booth");
   for (const char* key : {"tiles", "rows", "columns", "lanes", "baseline_width"}) {
     EXPECT_TRUE(doc["config"][key].is_number_unsigned() || doc["config"][key].is_number_integer()) << key << where;
@@ -576,7 +577,8 @@ TEST_F(CliProfile, SameInputGivesTheSameBytes) {
   reference_bytes.replace(at, from.size(), to);
   EXPECT_EQ(reference_bytes, first.json_text);
 
-  // The default engine (auto) is the cpu engine here and gives the same counts.
+  // The default engine (auto: cuda where a usable device answers, else cpu)
+  // gives the same counts.
   const Report automatic = run({});
   EXPECT_EQ(automatic.csv_text, first.csv_text);
 }
