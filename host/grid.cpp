@@ -297,8 +297,8 @@ void for_each_index(u64 count, Body body) {
 // A keyed-sum kernel: body(i, values) returns index i's key; each group of
 // 32 consecutive indices is one warp, its lanes past `count` inactive, as on
 // the device (kernels/engine_cuda.cu, keyed_sum_kernel).
-template <int N, class Body>
-void for_each_keyed(u64 count, Body body, int first_slot, u64* acc) {
+template <int N, int Parts, class Body>
+void for_each_keyed(u64 count, Body body, int first_slot, u64* acc, u64 scale = 1) {
   const auto warps = static_cast<std::int64_t>((count + kWarpLanes - 1) / kWarpLanes);
 #pragma omp parallel for schedule(static)
   for (std::int64_t w = 0; w < warps; ++w) {
@@ -309,7 +309,7 @@ void for_each_keyed(u64 count, Body body, int first_slot, u64* acc) {
       warp.active |= 1u << l;
       warp.keys[l] = body(i, warp.values[l]);
     }
-    warp.add_all(first_slot, acc);
+    warp.template add_all<Parts>(first_slot, acc, scale);
   }
 }
 
@@ -372,7 +372,7 @@ void cycles_of_batch(const LayerParams& p, u64 samples, const SlotBuffers& b, co
   } else if (p.laconic.registers == 0) {
     for_each_index(window_max_body_count(p, samples),
                    [&](u64 i) { window_max_body(i, p, counted_terms, b.window_max); });
-    for_each_keyed<1>(
+    for_each_keyed<1, 1>(
         laconic_steps, [&](u64 i, u64(&cost)[1]) { return laconic_step_cost(i, p, b.window_max, weight_max, cost); },
         kLaconicCycles, acc);
   } else {
@@ -388,10 +388,10 @@ void cycles_of_batch(const LayerParams& p, u64 samples, const SlotBuffers& b, co
   if (p.fc) {
     for_each_index(samples, [&](u64 i) { fc_pragmatic_body(i, p, b.position_costs, b.pragmatic_clock, acc); });
   } else if (p.pragmatic.registers == 0) {
-    for_each_keyed<1>(
+    for_each_keyed<1, 1>(
         pragmatic_step_body_count(p, samples),
         [&](u64 i, u64(&cost)[1]) { return pragmatic_step_cost(i, p, b.position_costs, cost); }, kPragmaticCycles,
-        acc);
+        acc, static_cast<u64>(p.pragmatic.plan.filter_sets));
   } else {
     for_each_index(pragmatic_step_body_count(p, samples),
                    [&](u64 i) { pragmatic_column_body(i, p, b.position_costs, b.pragmatic_columns); });
@@ -474,12 +474,12 @@ class EmulatedBackend final : public Backend {
     const WeightBuffers& w = layout_.weights;
     if (p.work) {
       if (p.fc)
-        for_each_keyed<3>(
+        for_each_keyed<3, 3>(
             fc_work_body_count(p, samples),
             [&](u64 i, u64(&sums)[3]) { return fc_work_sums(i, p, b.terms, w.term_sums, w.nonzero_sums, sums); },
             kLaconicWork, acc);
       else
-        for_each_keyed<3>(
+        for_each_keyed<3, 3>(
             conv_work_body_count(p, samples),
             [&](u64 i, u64(&sums)[3]) { return conv_work_sums(i, p, b.terms, w.term_sums, w.nonzero_sums, sums); },
             kLaconicWork, acc);

@@ -115,8 +115,8 @@ struct DeviceWarp {
 // for accumulators first_slot …; the lanes of a warp that share a sample add
 // once (grid::add_by_key). The loop bound is uniform per block, so whole
 // warps iterate and the ballot sees every lane.
-template <int N, class Op>
-__global__ void keyed_sum_kernel(u64 count, Op op, int first_slot, u64* acc) {
+template <int N, int Parts, class Op>
+__global__ void keyed_sum_kernel(u64 count, Op op, int first_slot, u64* acc, u64 scale) {
   const u64 step = static_cast<u64>(gridDim.x) * blockDim.x;
   for (u64 base = static_cast<u64>(blockIdx.x) * blockDim.x; base < count; base += step) {
     const u64 i = base + threadIdx.x;
@@ -124,7 +124,7 @@ __global__ void keyed_sum_kernel(u64 count, Op op, int first_slot, u64* acc) {
     if (i < count) {
       u64 values[N];
       const u64 key = op(i, values);
-      add_by_key<N>(DeviceWarp{active}, key, values, first_slot, acc);
+      add_by_key<N, Parts>(DeviceWarp{active}, key, values, first_slot, acc, scale);
     }
   }
 }
@@ -326,10 +326,11 @@ class Launcher {
     for_each_kernel<<<blocks(count), kThreads, 0, stream>>>(count, op);
     launched(stream, kernel);
   }
-  template <int N, class Op>
-  void keyed(u64 count, Op op, int first_slot, u64* acc, cudaStream_t stream, const char* kernel) const {
+  // Per-sample sums of N values in Parts parts (grid::add_by_key), times `scale`.
+  template <int N, int Parts, class Op>
+  void keyed(u64 count, Op op, int first_slot, u64* acc, cudaStream_t stream, const char* kernel, u64 scale = 1) const {
     if (count == 0) return;
-    keyed_sum_kernel<N><<<blocks(count), kThreads, 0, stream>>>(count, op, first_slot, acc);
+    keyed_sum_kernel<N, Parts><<<blocks(count), kThreads, 0, stream>>>(count, op, first_slot, acc, scale);
     launched(stream, kernel);
   }
   // Terms of `count` magnitudes of `bytes` bytes each, counted into `histogram`.
@@ -513,10 +514,10 @@ class CudaBackend final : public Backend {
     const WeightBuffers& w = layout_.weights;
     if (p.work) {
       if (p.fc)
-        launcher_.keyed<3>(fc_work_body_count(p, samples), FcWorkOp{p, b.terms, w.term_sums, w.nonzero_sums},
+        launcher_.keyed<3, 3>(fc_work_body_count(p, samples), FcWorkOp{p, b.terms, w.term_sums, w.nonzero_sums},
                            kLaconicWork, acc, stream, "fc work kernel");
       else
-        launcher_.keyed<3>(conv_work_body_count(p, samples), ConvWorkOp{p, b.terms, w.term_sums, w.nonzero_sums},
+        launcher_.keyed<3, 3>(conv_work_body_count(p, samples), ConvWorkOp{p, b.terms, w.term_sums, w.nonzero_sums},
                            kLaconicWork, acc, stream, "conv work kernel");
     }
     if (p.cycles) {
@@ -558,8 +559,8 @@ class CudaBackend final : public Backend {
     } else if (p.laconic.registers == 0) {
       launcher_.each(window_max_body_count(p, samples), WindowMaxOp{p, counted_terms, b.window_max}, stream,
                      "window maxima kernel");
-      launcher_.keyed<1>(laconic_steps, LaconicStepCostOp{p, b.window_max, weight_max}, kLaconicCycles, acc, stream,
-                         "laconic step kernel");
+      launcher_.keyed<1, 1>(laconic_steps, LaconicStepCostOp{p, b.window_max, weight_max}, kLaconicCycles, acc,
+                            stream, "laconic step kernel");
     } else {
       launcher_.each(laconic_steps, ColumnCostOp{p, counted_terms, weight_max, b.laconic_columns}, stream,
                      "laconic column cost kernel");
@@ -575,8 +576,9 @@ class CudaBackend final : public Backend {
       launcher_.each(samples, FcPragmaticOp{p, b.position_costs, b.pragmatic_clock, acc}, stream,
                      "fc pragmatic recurrence kernel");
     } else if (p.pragmatic.registers == 0) {
-      launcher_.keyed<1>(pragmatic_step_body_count(p, samples), PragmaticStepCostOp{p, b.position_costs},
-                         kPragmaticCycles, acc, stream, "pragmatic step kernel");
+      launcher_.keyed<1, 1>(pragmatic_step_body_count(p, samples), PragmaticStepCostOp{p, b.position_costs},
+                            kPragmaticCycles, acc, stream, "pragmatic step kernel",
+                            static_cast<u64>(p.pragmatic.plan.filter_sets));
     } else {
       launcher_.each(pragmatic_step_body_count(p, samples), PragmaticColumnOp{p, b.position_costs, b.pragmatic_columns},
                      stream, "pragmatic column cost kernel");

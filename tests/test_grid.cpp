@@ -475,6 +475,20 @@ TEST(GridWarp, KeyedSumsOverAnyActiveLanes) {
     EXPECT_EQ(acc[static_cast<std::size_t>(key * grid::kAccumulators + grid::kLaconicCycles)],
               static_cast<std::uint64_t>(lanes));
   }
+  // Step costs (below 2^21) in one part, scaled once per key (Pragmatic's
+  // filter sets).
+  grid::EmulatedWarp<1> costs;
+  costs.active = 0x7FFFFFFEu;
+  std::vector<std::uint64_t> expected(2 * grid::kAccumulators, 0);
+  for (int l = 0; l < grid::kWarpLanes; ++l) {
+    costs.keys[l] = l < 20 ? 0 : 1;
+    costs.values[l][0] = rng() % 1025;
+    if ((costs.active >> l & 1u) != 0)
+      expected[costs.keys[l] * grid::kAccumulators + grid::kPragmaticCycles] += 7 * costs.values[l][0];
+  }
+  std::vector<std::uint64_t> step_acc(expected.size(), 0);
+  costs.add_all<1>(grid::kPragmaticCycles, step_acc.data(), 7);
+  EXPECT_EQ(step_acc, expected);
 }
 
 TEST(GridBodies, PragmaticPositionCostsAreTheShifterOverTheBlocksLanes) {

@@ -305,19 +305,27 @@ LACONIC_HOST_DEVICE inline int lowest_lane(u32 lanes) {
 #endif
 }
 
-// Adds values[j] to acc[key·kAccumulators + first_slot + j], summed over the
-// lanes that hold `key`; a zero total adds nothing.
-template <int N, class Warp>
-LACONIC_HOST_DEVICE inline void add_by_key(const Warp& warp, u64 key, const u64 (&values)[N], int first_slot,
-                                           u64* acc) {
+// Adds scale · values[j] to acc[key·kAccumulators + first_slot + j], the
+// values summed over the lanes that hold `key`; a zero total adds nothing.
+// Parts = 3 sums any 64-bit values; Parts = 1 only values below 2^21 (step
+// costs: at most 32·32), with one lane reduction instead of three.
+template <int N, int Parts, class Warp>
+LACONIC_HOST_DEVICE inline void add_by_key(const Warp& warp, u64 key, const u64 (&values)[N], int first_slot, u64* acc,
+                                           u64 scale = 1) {
+  static_assert(Parts == 1 || Parts == 3, "values are summed in one part (< 2^21) or three");
   const u32 same = warp.match(key);
   u64 total[N];
-  for (int j = 0; j < N; ++j)
-    total[j] = join_parts(warp.sum(same, j, 0, value_part(values[j], 0)), warp.sum(same, j, 1, value_part(values[j], 1)),
-                          warp.sum(same, j, 2, value_part(values[j], 2)));
+  for (int j = 0; j < N; ++j) {
+    const u32 low = warp.sum(same, j, 0, value_part(values[j], 0));
+    if constexpr (Parts == 1)
+      total[j] = low;
+    else
+      total[j] = join_parts(low, warp.sum(same, j, 1, value_part(values[j], 1)),
+                            warp.sum(same, j, 2, value_part(values[j], 2)));
+  }
   if (warp.lane() != lowest_lane(same)) return;
   for (int j = 0; j < N; ++j)
-    if (total[j] != 0) add_to(acc + key * kAccumulators + static_cast<u64>(first_slot + j), total[j]);
+    if (total[j] != 0) add_to(acc + key * kAccumulators + static_cast<u64>(first_slot + j), total[j] * scale);
 }
 
 // The emulation's warp: every lane's key and values, the active mask, and
@@ -343,9 +351,11 @@ struct EmulatedWarp {
   }
   int lane() const { return current; }
   // Runs add_by_key on every active lane, in lane order.
-  void add_all(int first_slot, u64* acc) {
+  template <int Parts = 3>
+  void add_all(int first_slot, u64* acc, u64 scale = 1) {
     for (current = 0; current < kWarpLanes; ++current)
-      if ((active >> current & 1u) != 0) add_by_key<N>(*this, keys[current], values[current], first_slot, acc);
+      if ((active >> current & 1u) != 0)
+        add_by_key<N, Parts>(*this, keys[current], values[current], first_slot, acc, scale);
   }
 };
 
@@ -842,8 +852,9 @@ LACONIC_HOST_DEVICE inline i64 pragmatic_columns(u64 index, const LayerParams& p
   return count;
 }
 
-// R = 0: the step's cost, max(1, max over its columns' position costs), times
-// the filter sets, which repeat the step. Returns the sample.
+// R = 0: the step's cost, max(1, max over its columns' position costs); the
+// filter sets repeat the step (the sum is scaled by filter_sets). Returns the
+// sample.
 LACONIC_HOST_DEVICE inline u64 pragmatic_step_cost(u64 index, const LayerParams& p, const u8* position_costs,
                                                    u64 (&cost)[1]) {
   unsigned slowest = 1;
@@ -851,7 +862,7 @@ LACONIC_HOST_DEVICE inline u64 pragmatic_step_cost(u64 index, const LayerParams&
   pragmatic_columns(index, p, position_costs, &n, [&](i64, unsigned c) {
     if (c > slowest) slowest = c;
   });
-  cost[0] = static_cast<u64>(slowest) * static_cast<u64>(p.pragmatic.plan.filter_sets);
+  cost[0] = slowest;
   return n;
 }
 
@@ -1045,7 +1056,6 @@ class GridEngine final : public Engine {
   GridEngine(std::unique_ptr<Backend> backend, GridOptions options, std::string name);
   std::string_view name() const override { return name_; }
   LayerResult profile(const LayerInput& layer, SampleRange range, const ProfileConfig& config) const override;
-  const Backend& backend() const { return *backend_; }
 
  private:
   std::unique_ptr<Backend> backend_;
@@ -1065,11 +1075,14 @@ void read_magnitudes(const TensorSource& source, u64 first, u64 count, const Pre
 
 // What each kernel of the cuda engine does per sample of a layer, from the
 // shapes alone (for reading a GPU run against its memory and link limits):
-// how many indices it runs, the bytes it must read and write at least (each
-// buffer once: what HBM delivers when the caches hold the reuse), and its
-// integer operations (additions, maxima, products, shifter cycles bounded by
-// the lanes' terms: the inner loop's iterations). `sequential` marks the
-// per-sample recurrences, whose operations run on one thread per sample.
+// how many indices it runs, the bytes of per-sample buffers it must read and
+// write at least (each once: what device memory delivers when the caches
+// hold the reuse; the weight-side buffers, read by every sample of a batch,
+// are left out), and its integer operations (the inner loops' iterations:
+// additions, maxima, products; for Pragmatic's shifter, one per lane read,
+// its cycles depending on the data). `sequential` marks the per-sample
+// recurrences, whose operations run on one thread per sample. The copies
+// appear as "copy in (host to device)" and "results (device to host)".
 struct KernelWork {
   std::string kernel;
   u64 indices = 0, bytes_read = 0, bytes_written = 0, operations = 0;
