@@ -309,6 +309,7 @@ LACONIC_HOST_DEVICE inline int lowest_lane(u32 lanes) {
 // values summed over the lanes that hold `key`; a zero total adds nothing.
 // Parts = 3 sums any 64-bit values; Parts = 1 only values below 2^21 (step
 // costs: at most 32·32), with one lane reduction instead of three.
+LACONIC_HOST_DEVICE_TEMPLATE
 template <int N, int Parts, class Warp>
 LACONIC_HOST_DEVICE inline void add_by_key(const Warp& warp, u64 key, const u64 (&values)[N], int first_slot, u64* acc,
                                            u64 scale = 1) {
@@ -329,7 +330,8 @@ LACONIC_HOST_DEVICE inline void add_by_key(const Warp& warp, u64 key, const u64 
 }
 
 // The emulation's warp: every lane's key and values, the active mask, and
-// the lane that runs add_by_key.
+// the lane that runs add_by_key. (Its members are host-and-device code like
+// add_by_key's, so that nvcc compiles them together without a warning.)
 template <int N>
 struct EmulatedWarp {
   u32 active = 0;
@@ -337,19 +339,19 @@ struct EmulatedWarp {
   u64 values[kWarpLanes][N] = {};
   int current = 0;
 
-  u32 match(u64 key) const {
+  LACONIC_HOST_DEVICE u32 match(u64 key) const {
     u32 lanes = 0;
     for (int l = 0; l < kWarpLanes; ++l)
       if ((active >> l & 1u) != 0 && keys[l] == key) lanes |= 1u << l;
     return lanes;
   }
-  u32 sum(u32 lanes, int j, int part, u32 /*own*/) const {
+  LACONIC_HOST_DEVICE u32 sum(u32 lanes, int j, int part, u32 /*own*/) const {
     u32 total = 0;
     for (int l = 0; l < kWarpLanes; ++l)
       if ((lanes >> l & 1u) != 0) total += value_part(values[l][j], part);
     return total;
   }
-  int lane() const { return current; }
+  LACONIC_HOST_DEVICE int lane() const { return current; }
   // Runs add_by_key on every active lane, in lane order.
   template <int Parts = 3>
   void add_all(int first_slot, u64* acc, u64 scale = 1) {
@@ -828,6 +830,7 @@ LACONIC_HOST_DEVICE inline void position_cost_body(u64 index, const LayerParams&
 // column(c, cost) for each column c of the window set that holds a window,
 // cost being the position cost it reads (0 in the padding); returns the
 // number of such columns and writes the sample to `sample`.
+LACONIC_HOST_DEVICE_TEMPLATE
 template <class Column>
 LACONIC_HOST_DEVICE inline i64 pragmatic_columns(u64 index, const LayerParams& p, const u8* position_costs, u64* sample,
                                                  Column column) {
