@@ -128,14 +128,14 @@ SampleBytes sample_buffers(const LayerParams& p, int activation_magnitude_bytes)
     b.window_max = window_max_body_count(p, 1);
   else
     b.laconic_columns = p.laconic.steps * static_cast<u64>(p.laconic.plan.columns) * sizeof(u16);
-  b.laconic_clock = clock_words(p.laconic, p.fc) * sizeof(u64);
+  b.laconic_clock = clock_buffer_words(p.laconic, p.fc) * sizeof(u64);
   // Pragmatic.
   b.position_costs = position_cost_body_count(p, 1);
   if (p.pragmatic.plan.lanes > kShifterLocalLanes)
     b.shifter_scratch = b.position_costs * static_cast<u64>(p.pragmatic.plan.lanes) * sizeof(u64);
   if (!p.fc && p.pragmatic.registers > 0)
     b.pragmatic_columns = pragmatic_step_body_count(p, 1) * static_cast<u64>(p.pragmatic.plan.columns);
-  b.pragmatic_clock = clock_words(p.pragmatic, p.fc) * sizeof(u64);
+  b.pragmatic_clock = clock_buffer_words(p.pragmatic, p.fc) * sizeof(u64);
   return b;
 }
 

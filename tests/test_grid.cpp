@@ -68,9 +68,10 @@ TEST(GridPlan, EveryBufferOfTheCyclesIsCounted) {
   // Pragmatic, R = 1: a column cost per (window set, offset, block) step of
   // one filter set: 2 × 4 × 1 steps of 16 columns.
   EXPECT_EQ(b.pragmatic_columns, 2u * 4 * 16);
-  EXPECT_EQ(b.pragmatic_clock, (16u + 1 + 1) * 8);  // R = 1: Ct columns and R + 1 values of M
+  // R = 1: Ct columns and R + 1 values of M, 18 words: local to the clock's thread.
+  EXPECT_EQ(b.pragmatic_clock, 0u);
   EXPECT_EQ(b.accumulators, 5u * 8);
-  EXPECT_EQ(b.total(), 243u + 243 + 864 + 96 + 36 + 128 + 144 + 40);
+  EXPECT_EQ(b.total(), 243u + 243 + 864 + 96 + 36 + 128 + 40);
   const grid::WeightBytes w = grid::weight_buffers(p, 1);
   EXPECT_EQ(w.total(), 216u + 216 + 27 * 16 + 8 * 12 * 4 + 1 * 4 * 12 + 33 * 8);
   EXPECT_EQ(w.folded_terms, 8u * 12 * 4);
@@ -87,26 +88,36 @@ TEST(GridPlan, EveryBufferOfTheCyclesIsCounted) {
   EXPECT_EQ(p.laconic.steps, 54u);
   EXPECT_EQ(b.window_max, 0u);
   EXPECT_EQ(b.laconic_columns, 54u * 16 * 2);
-  EXPECT_EQ(b.laconic_clock, (16u + 2 + 1) * 8);
+  EXPECT_EQ(b.laconic_clock, 0u);  // 19 words, local
   EXPECT_EQ(b.position_costs, 6u * 5);
   EXPECT_EQ(b.shifter_scratch, 6u * 5 * 70 * 8);
   // Pragmatic: one lane group of 70, 2 window sets × 9 offsets × 1 block.
   EXPECT_EQ(b.pragmatic_columns, 18u * 16);
-  EXPECT_EQ(b.pragmatic_clock, (16u + 1 + 1) * 8);
-  EXPECT_EQ(b.total(), 1200u + 1200 + 1728 + 152 + 30 + 16800 + 288 + 144 + 40);
+  EXPECT_EQ(b.pragmatic_clock, 0u);
+  EXPECT_EQ(b.total(), 1200u + 1200 + 1728 + 30 + 16800 + 288 + 40);
 
   // More registers than steps change nothing and keep no more history.
   config.column_registers[static_cast<std::size_t>(Accelerator::laconic)] = 1000;
   EXPECT_EQ(grid::make_params(depthwise, config).laconic.registers, 54);
 
-  // FC: each recurrence keeps Ct busy columns; Laconic one cost per block
-  // (⌈600/256⌉ filter sets × ⌈70/16⌉ channel blocks), Pragmatic one per
-  // channel block.
+  // A clock of more than kClockLocalWords words lives in the clock buffer:
+  // 70 columns and R + 1 = 3 values of M.
+  config.column_registers[static_cast<std::size_t>(Accelerator::laconic)] = 2;
+  config.geometry(Accelerator::laconic) = Geometry{1, 2, 70, 4};
+  p = grid::make_params(depthwise, config);
+  EXPECT_EQ(grid::sample_buffers(p, 1).laconic_clock, (70u + 2 + 1) * 8);
+
+  // FC: each recurrence keeps Ct busy columns (16: local); Laconic one cost
+  // per block (⌈600/256⌉ filter sets × ⌈70/16⌉ channel blocks), Pragmatic
+  // one per channel block.
   p = grid::make_params(fc_shape(70, 600), ProfileConfig{});
   b = grid::sample_buffers(p, 2);
   EXPECT_EQ(b.fc_block_costs, 3u * 5 * 2);
   EXPECT_EQ(b.pragmatic_columns, 0u);
-  EXPECT_EQ(b.total(), 140u + 70 + 30 + 16 * 8 + 5 + 16 * 8 + 40);
+  EXPECT_EQ(b.laconic_clock + b.pragmatic_clock, 0u);
+  EXPECT_EQ(b.total(), 140u + 70 + 30 + 5 + 40);
+  config.geometry(Accelerator::pragmatic) = Geometry{1, 2, 65, 4};
+  EXPECT_EQ(grid::sample_buffers(grid::make_params(fc_shape(70, 600), config), 2).pragmatic_clock, 65u * 8);
 
   // Without cycles only the terms pass and the work sums remain.
   ProfileConfig work_only;
@@ -572,6 +583,10 @@ TEST(GridEngine, ColumnClocksFoldAndDiagonalMappingOverAnyBatching) {
       {"diagonal", conv_shape(20, 6, 5, 40, 3, 3, 1, 1, Padding{1, 1, 1, 1}, 20), Geometry{1, 3, 4, 5}, 5,
        Precision{16, false}, Precision{16, true}, 0.3},
       {"fc", fc_shape(45, 20), Geometry{2, 3, 5, 4}, 5, Precision{8, false}, Precision{8, true}, 0.3},
+      // More than kClockLocalWords clock words: the clocks in their buffers.
+      {"wide columns", conv_shape(5, 9, 9, 6, 3, 3, 1, 1, Padding{1, 1, 1, 1}, 1), Geometry{1, 2, 70, 3}, 3,
+       Precision{8, false}, Precision{8, true}, 0.3},
+      {"fc wide columns", fc_shape(45, 300), Geometry{1, 2, 70, 3}, 3, Precision{8, false}, Precision{8, true}, 0.3},
   };
   for (const Case& c : cases) {
     const TestLayer layer = random_layer(c, 41);

@@ -40,7 +40,7 @@
 //   Pragmatic column costs [sample][lane group][window set][r·S+s][channel block][column]
 //                          (conv, R ≥ 1; the same for every filter set)
 //   clock words            [sample][words] per accelerator (ColumnClock's E and M, or the
-//                          FC recurrence's busy columns)
+//                          FC recurrence's busy columns), where more than kClockLocalWords
 //   results                [kResultHeader words: the batch's term histogram, padding]
 //                          then [sample][kAccumulators]
 //
@@ -238,6 +238,15 @@ LACONIC_HOST_DEVICE inline u64 clock_words(const AcceleratorParams& a, bool fc) 
   return a.registers == 0 ? 0 : static_cast<u64>(a.plan.columns + a.registers + 1);
 }
 
+// A sequential body keeps up to this many clock words in a local array
+// (registers and L1 on the device, not a round trip to memory per column
+// and step); a clock of more words lives in the clock buffer.
+inline constexpr u64 kClockLocalWords = 64;
+LACONIC_HOST_DEVICE inline u64 clock_buffer_words(const AcceleratorParams& a, bool fc) {
+  const u64 words = clock_words(a, fc);
+  return words > kClockLocalWords ? words : 0;
+}
+
 // Device bytes per sample of a batch, buffer by buffer (the plan's byte
 // accounting and both backends' memory layout read these). A buffer a layer
 // does not use has 0 bytes.
@@ -252,7 +261,7 @@ struct SampleBytes {
   u64 position_costs = 0;     // Pragmatic
   u64 shifter_scratch = 0;    // Pragmatic, channel blocks wider than kShifterLocalLanes
   u64 pragmatic_columns = 0;  // Pragmatic, conv, R ≥ 1 (u8 per column of every step of one filter set)
-  u64 pragmatic_clock = 0;    // clock_words · 8
+  u64 pragmatic_clock = 0;    // clock_buffer_words · 8 (0 for a clock in local words)
   u64 laconic_clock = 0;
   u64 accumulators = 0;
   u64 total() const {
@@ -743,12 +752,14 @@ LACONIC_HOST_DEVICE inline void column_cost_body(u64 index, const LayerParams& p
 
 // R ≥ 1, one index per sample, sequential over the sample's steps in §8
 // order: the column clock (model.hpp ColumnClock) over the column costs.
-// `clock` holds clock_words(p.laconic, false) words per sample.
+// `clock` holds clock_buffer_words(p.laconic, false) words per sample.
 LACONIC_HOST_DEVICE inline void laconic_scan_body(u64 index, const LayerParams& p, const u16* column_costs,
                                                   u64* clock, u64* acc) {
   const AcceleratorParams& a = p.laconic;
   const i64 columns = a.plan.columns;
-  u64* words = clock + index * clock_words(a, false);
+  u64 local[kClockLocalWords];
+  const u64 held = clock_buffer_words(a, false);
+  u64* words = held == 0 ? local : clock + index * held;
   ColumnClock column_clock(columns, a.registers, words, words + columns);
   const u16* d = column_costs + index * a.steps * static_cast<u64>(columns);
   for (u64 k = 0; k < a.steps; ++k, d += columns) column_clock.step([&](i64 c) -> u64 { return d[c]; });
@@ -781,13 +792,16 @@ LACONIC_HOST_DEVICE inline void fc_block_cost_body(u64 index, const LayerParams&
 }
 
 // §5 FC, one index per sample: the column recurrence over the block costs.
-// `clock` holds Ct words per sample.
+// `clock` holds clock_buffer_words(p.laconic, true) words per sample.
 LACONIC_HOST_DEVICE inline void fc_laconic_body(u64 index, const LayerParams& p, const u16* block_costs, u64* clock,
                                                 u64* acc) {
   const AcceleratorParams& a = p.laconic;
   const u16* cost = block_costs + index * a.steps;
-  acc[index * kAccumulators + kLaconicCycles] = fc_recurrence(
-      a.steps, a.plan.columns, clock + index * static_cast<u64>(a.plan.columns), [&](u64 i) -> u64 { return cost[i]; });
+  u64 local[kClockLocalWords];
+  const u64 held = clock_buffer_words(a, true);
+  u64* busy = held == 0 ? local : clock + index * held;
+  acc[index * kAccumulators + kLaconicCycles] =
+      fc_recurrence(a.steps, a.plan.columns, busy, [&](u64 i) -> u64 { return cost[i]; });
 }
 
 // ---------------------------------------------------------------------------
@@ -883,15 +897,17 @@ LACONIC_HOST_DEVICE inline void pragmatic_column_body(u64 index, const LayerPara
 
 // R ≥ 1, one index per sample, sequential over the sample's steps in §8
 // order: the column clock over the column costs, every filter set reading
-// the same ones. `clock` holds clock_words(p.pragmatic, false) words per
-// sample.
+// the same ones. `clock` holds clock_buffer_words(p.pragmatic, false) words
+// per sample.
 LACONIC_HOST_DEVICE inline void pragmatic_scan_body(u64 index, const LayerParams& p, const u8* column_costs,
                                                     u64* clock, u64* acc) {
   const AcceleratorParams& a = p.pragmatic;
   const StepPlan& plan = a.plan;
   const LayerDims& d = p.counted;
   const i64 columns = plan.columns;
-  u64* words = clock + index * clock_words(a, false);
+  u64 local[kClockLocalWords];
+  const u64 held = clock_buffer_words(a, false);
+  u64* words = held == 0 ? local : clock + index * held;
   ColumnClock column_clock(columns, a.registers, words, words + columns);
   const i64 per_set = d.rs * plan.channel_blocks * columns;  // one window set of one lane group
   const u8* sample = column_costs + static_cast<i64>(index) * plan.groups * plan.window_sets * per_set;
@@ -908,13 +924,17 @@ LACONIC_HOST_DEVICE inline void pragmatic_scan_body(u64 index, const LayerParams
 
 // §5/§9 FC, one index per sample: the column recurrence over filter set ×
 // channel block, a block costing max(1, its position cost) whatever the
-// filter set. `clock` holds Ct words per sample.
+// filter set. `clock` holds clock_buffer_words(p.pragmatic, true) words per
+// sample.
 LACONIC_HOST_DEVICE inline void fc_pragmatic_body(u64 index, const LayerParams& p, const u8* position_costs,
                                                   u64* clock, u64* acc) {
   const AcceleratorParams& a = p.pragmatic;
   const u8* cost = position_costs + index * static_cast<u64>(a.plan.channel_blocks);
+  u64 local[kClockLocalWords];
+  const u64 held = clock_buffer_words(a, true);
+  u64* busy = held == 0 ? local : clock + index * held;
   acc[index * kAccumulators + kPragmaticCycles] =
-      fc_recurrence(a.steps, a.plan.columns, clock + index * static_cast<u64>(a.plan.columns), [&](u64 i) -> u64 {
+      fc_recurrence(a.steps, a.plan.columns, busy, [&](u64 i) -> u64 {
         const u8 c = cost[a.by_blocks.take(i)];
         return c > 1 ? u64{c} : u64{1};
       });
