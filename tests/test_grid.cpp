@@ -245,6 +245,27 @@ TEST(GridPlan, TheLayoutKeepsEveryBufferApartAndAligned) {
     }
 }
 
+TEST(GridPlan, AVggConvAndItsFcEachFitFourHundredMegabytes) {
+  // VGG-16's conv1_2 (64 channels of 224×224, 3×3, 64 filters) and fc6
+  // (25088 → 4096), 16-bit, 64 images, under --device-memory 400M: each
+  // layer's arena fits; both at once would not (buffers kept from the conv
+  // layer and grown for the fc layer held 511 MiB and more).
+  const std::uint64_t budget = std::uint64_t{400} << 20;
+  GridOptions options;
+  options.memory_budget = budget;
+  const ProfileConfig config;
+  const LayerShape conv = conv_shape(64, 224, 224, 64, 3, 3, 1, 1, Padding{1, 1, 1, 1}, 1);
+  const LayerShape fc = fc_shape(25088, 4096);
+  const BatchPlan conv_plan = grid::plan_batches("conv1_2", grid::make_params(conv, config), Precision{16, false},
+                                                 Precision{16, true}, 64, options);
+  const BatchPlan fc_plan = grid::plan_batches("fc6", grid::make_params(fc, config), Precision{16, false},
+                                               Precision{16, true}, 64, options);
+  EXPECT_LE(conv_plan.device_bytes, budget);
+  EXPECT_LE(fc_plan.device_bytes, budget);
+  EXPECT_GT(conv_plan.device_bytes + fc_plan.device_bytes, budget);
+  EXPECT_GT(fc_plan.weight_bytes, std::uint64_t{3} * 25088 * 4096);  // magnitudes (2 bytes) and terms, and more
+}
+
 TEST(GridEngine, DeviceMemoryStaysWithinTheBudgetAcrossLayers) {
   // A conv layer whose batches fill the budget, then an fc layer whose
   // weights alone take most of it: each plan fits, both together do not, so
