@@ -5,9 +5,11 @@
 // the same process on the same input, so ratios between them are meaningful
 // on a noisy machine; absolute times are this machine's.
 //
-// With the cuda engine among them, a second table gives the device's copy
-// bandwidths and the terms kernel's bandwidth measured in the same run, and
-// the images per second the host-to-device link allows.
+// Then what one image asks of the cuda engine's kernels, from the shapes
+// (laconic/grid.hpp kernel_work). With the cuda engine among the engines, a
+// device table gives the copy bandwidths and the terms kernel's bandwidth
+// measured in the same run, and the cuda engine's images per second against
+// those the host-to-device link allows.
 //
 //   laconic_bench NETWORK [--engines cuda,cpu,reference] [--samples N] [--repeat R]
 //                 [--encoding E] [--preset dnnsim|equal] [--config FILE]
@@ -21,6 +23,8 @@
 #include <iostream>
 #include <map>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "laconic/device.hpp"
 #include "laconic/engine.hpp"
@@ -167,6 +171,56 @@ int main(int argc, char** argv) {
                   static_cast<unsigned long long>(image_steps[static_cast<std::size_t>(a)]));
     std::printf("\n");
 
+    // The cuda engine's kernels per image, summed over the layers (work and
+    // cycles): indices, the bytes each must read and write at least, and its
+    // integer operations; "one thread per image" marks the recurrences.
+    {
+      struct Sum {
+        std::uint64_t indices = 0, read = 0, written = 0, operations = 0;
+        bool sequential = false;
+      };
+      std::map<std::string, Sum> kernels;
+      std::vector<std::string> order;  // first seen first
+      for (const auto& layer : net.layers) {
+        const laconic::grid::LayerParams p = laconic::grid::make_params(layer.shape, base);
+        for (const auto& k : laconic::grid::kernel_work(p, laconic::grid::magnitude_bytes(layer.activation_precision))) {
+          if (kernels.count(k.kernel) == 0) order.push_back(k.kernel);
+          Sum& sum = kernels[k.kernel];
+          sum.indices += k.indices;
+          sum.read += k.bytes_read;
+          sum.written += k.bytes_written;
+          sum.operations += k.operations;
+          sum.sequential = k.sequential;
+        }
+      }
+      std::uint64_t read = 0, written = 0, link = 0;
+      std::printf("\ncuda engine, per image (from the shapes; encoding %s, the default accelerators):\n\n",
+                  std::string(laconic::to_string(base.encoding)).c_str());
+      std::printf("| kernel | indices | MB read | MB written | operations (M) | threads |\n");
+      std::printf("| --- | ---: | ---: | ---: | ---: | --- |\n");
+      // The copy of the results out comes last, as it runs.
+      const auto results = std::find_if(order.begin(), order.end(),
+                                        [](const std::string& n) { return n.find("device to host") != std::string::npos; });
+      if (results != order.end()) std::rotate(results, results + 1, order.end());
+      for (const std::string& name : order) {
+        const Sum& k = kernels[name];
+        const bool copy = name.find("host") != std::string::npos;
+        std::printf("| %s | %llu | %.2f | %.2f | %.2f | %s |\n", name.c_str(), static_cast<unsigned long long>(k.indices),
+                    static_cast<double>(k.read) / 1e6, static_cast<double>(k.written) / 1e6,
+                    static_cast<double>(k.operations) / 1e6,
+                    copy ? "(a copy)" : k.sequential ? "one per image" : "one per index");
+        // The copies' device side: the copy in writes device memory, the
+        // results' copy reads it.
+        const bool copy_in = copy && name.find("host to device") != std::string::npos;
+        const bool copy_out = copy && name.find("device to host") != std::string::npos;
+        if (copy_in) link += k.read, written += k.written;
+        else if (copy_out) link += k.written, read += k.read;
+        else read += k.read, written += k.written;
+      }
+      std::printf("\nper image, at least: device memory %.2f MB read and %.2f MB written; link %.2f MB\n",
+                  static_cast<double>(read) / 1e6, static_cast<double>(written) / 1e6, static_cast<double>(link) / 1e6);
+    }
+
     if (std::find(engines.begin(), engines.end(), "cuda") != engines.end()) {
       // What bounds the cuda engine: the device's own copy bandwidth for the
       // terms pass, the host-to-device link for the whole profile.
@@ -182,9 +236,21 @@ int main(int argc, char** argv) {
                   "at most %.0f images/s over the link |\n",
                   bw.h2d_pinned_bytes_per_s / gb, static_cast<double>(image_bytes) / 1e6,
                   bw.h2d_pinned_bytes_per_s / static_cast<double>(std::max<std::uint64_t>(image_bytes, 1)));
-      if (seconds_of.count("cpu/work"))
-        std::printf("\ncuda vs cpu on this machine: work %.1fx, cycles %.1fx\n",
-                    seconds_of["cpu/work"] / seconds_of["cuda/work"], seconds_of["cpu/cycles"] / seconds_of["cuda/cycles"]);
+      // End to end: the images per second of the whole profile against what
+      // the link alone allows for this trace.
+      const double link_images = bw.h2d_pinned_bytes_per_s / static_cast<double>(std::max<std::uint64_t>(image_bytes, 1));
+      for (const char* metric : {"terms", "work", "cycles"}) {
+        const std::string key = std::string("cuda/") + metric;
+        const auto row = std::find_if(rows.begin(), rows.end(),
+                                      [&](const Row& candidate) { return candidate.engine == "cuda" && candidate.metric == metric; });
+        if (row == rows.end() || row->seconds <= 0) continue;
+        const double images = static_cast<double>(row->samples) / row->seconds;
+        std::printf("\ncuda end to end, %s: %.1f images/s, %.0f%% of the %.0f images/s the link allows", metric, images,
+                    100.0 * images / link_images, link_images);
+        if (seconds_of.count(std::string("cpu/") + metric))
+          std::printf("; %.1fx the cpu engine", seconds_of[std::string("cpu/") + metric] / seconds_of[key]);
+      }
+      std::printf("\n");
     }
     return identical ? 0 : 3;
   } catch (const std::exception& e) {

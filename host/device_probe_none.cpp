@@ -6,9 +6,10 @@
 
 namespace laconic {
 
-DeviceProbe probe_devices() {
+DeviceProbe probe_devices(int device) {
   DeviceProbe probe;
   probe.status = DeviceProbe::Status::not_built;
+  probe.device = device;
   probe.message = "this build of laconic has no CUDA support (configure with a CUDA compiler)";
   return probe;
 }
@@ -17,7 +18,7 @@ std::unique_ptr<Engine> make_cuda_engine(const EngineOptions&) {
   throw Error("--engine cuda: " + probe_devices().message);
 }
 
-DeviceBandwidth measure_device_bandwidth(std::uint64_t, int, int) {
+DeviceBandwidth measure_device_bandwidth(std::uint64_t, int, int, int) {
   throw Error("device bandwidth: " + probe_devices().message);
 }
 

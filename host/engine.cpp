@@ -60,12 +60,12 @@ std::unique_ptr<Engine> make_engine(EngineKind kind, std::string* note, const En
     case EngineKind::reference: return make_reference_engine();
     case EngineKind::cpu: return make_cpu_engine();
     case EngineKind::cuda: {
-      const DeviceProbe probe = probe_devices();
+      const DeviceProbe probe = probe_devices(options.device);
       if (!probe.usable()) throw Error("--engine cuda: no usable CUDA device: " + probe.describe());
       return make_cuda_engine(options);
     }
     case EngineKind::automatic: {
-      const DeviceProbe probe = probe_devices();
+      const DeviceProbe probe = probe_devices(options.device);
       if (probe.usable()) {
         try {
           return make_cuda_engine(options);

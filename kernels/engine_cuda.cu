@@ -1,23 +1,29 @@
 // The cuda engine: the bodies of laconic/grid.hpp as kernels, a layer's
 // samples streamed through pinned staging buffers on one stream per slot, so
 // that the host reads and narrows batch b+1 while the device copies and
-// computes batch b. Every runtime call and launch is checked.
+// computes batch b. Every runtime call and launch is checked; with
+// LACONIC_CUDA_SYNC=1 in the environment every launch is also waited for, so
+// that an asynchronous fault names its kernel.
 //
-// Per layer: the weights' terms, their histogram, the §4 sums and, for
-// cycles, the §8 fold of the weights and Laconic's weight maxima. Per batch,
-// on the slot's stream: copy the magnitudes in; terms (one byte per value,
-// computed once and reused by every metric); their histogram (CUB); the §4
-// work sums; for cycles, the §8 fold of the activations, then Laconic
-// (window-set maxima and step costs with R = 0, column costs and the column
-// clock with R ≥ 1, or the FC recurrence) and Pragmatic (§9 shifter cycles
-// per input position and lane block, then step costs, the column clock or
-// the FC recurrence); copy the per-sample sums and the histogram out. The
+// Per layer, in one device allocation (the layer's arena, laid out by
+// grid::device_layout and kept for the next layer when large enough): the
+// weights' terms and their histogram, the §4 sums and, for cycles, the §8
+// fold of the weights and Laconic's weight maxima. Per batch, on the slot's
+// stream: copy the magnitudes in; terms (one byte per value, computed once
+// and reused by every metric) counted into the batch's histogram in the same
+// kernel; the §4 work sums; for cycles, the §8 fold of the activations, then
+// Laconic (window-set maxima and step costs with R = 0, column costs and the
+// column clock with R ≥ 1, or FC block costs and the recurrence) and
+// Pragmatic (§9 shifter cycles per input position and lane block, then step
+// costs, column costs and the column clock, or the FC recurrence); copy the
+// batch's results (histogram and per-sample sums) out in one copy. The
 // column clocks and the FC recurrences run one thread per sample (see
-// laconic/grid.hpp).
+// laconic/grid.hpp); per-sample sums are added once per warp and sample.
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cub/device/device_histogram.cuh>
+#include <cstdlib>
+#include <string>
 #include <vector>
 
 #include "cuda_check.hpp"
@@ -31,34 +37,37 @@ namespace {
 
 constexpr int kThreads = 256;
 
-// Device memory that grows on demand and is kept across layers.
-template <class T>
-class DeviceBuffer {
+// One device allocation that grows on demand; growing frees the old one
+// first, so that what is held never exceeds the largest request.
+class DeviceArena {
  public:
-  DeviceBuffer() = default;
-  DeviceBuffer(const DeviceBuffer&) = delete;
-  DeviceBuffer& operator=(const DeviceBuffer&) = delete;
-  ~DeviceBuffer() {
+  DeviceArena() = default;
+  DeviceArena(const DeviceArena&) = delete;
+  DeviceArena& operator=(const DeviceArena&) = delete;
+  ~DeviceArena() {
     if (data_ != nullptr) cudaFree(data_);
   }
-  T* ensure(std::size_t count) {
-    if (count > capacity_) {
+  void* ensure(u64 bytes) {
+    if (bytes > capacity_) {
       if (data_ != nullptr) LACONIC_CUDA_CALL(cudaFree(data_));
       data_ = nullptr;
       capacity_ = 0;
-      LACONIC_CUDA_CALL(cudaMalloc(reinterpret_cast<void**>(&data_), std::max<std::size_t>(count, 1) * sizeof(T)));
-      capacity_ = count;
+      LACONIC_CUDA_CALL(cudaMalloc(&data_, std::max<u64>(bytes, kBufferAlignment)));
+      capacity_ = bytes;
+      peak_ = std::max(peak_, capacity_);
     }
     return data_;
   }
-  T* get() const { return data_; }
+  u64 capacity() const { return capacity_; }
+  u64 peak() const { return peak_; }
 
  private:
-  T* data_ = nullptr;
-  std::size_t capacity_ = 0;
+  void* data_ = nullptr;
+  u64 capacity_ = 0, peak_ = 0;
 };
 
 // Page-locked host memory, so that copies run asynchronously at full speed.
+// Host memory is not part of the device budget; it grows on demand.
 class PinnedBuffer {
  public:
   PinnedBuffer() = default;
@@ -84,6 +93,9 @@ class PinnedBuffer {
   std::size_t capacity_ = 0;
 };
 
+// ---------------------------------------------------------------------------
+// Kernels.
+
 // A grid-stride loop over a body's indices.
 template <class Op>
 __global__ void for_each_kernel(u64 count, Op op) {
@@ -91,28 +103,64 @@ __global__ void for_each_kernel(u64 count, Op op) {
   for (u64 i = static_cast<u64>(blockIdx.x) * blockDim.x + threadIdx.x; i < count; i += step) op(i);
 }
 
-int g_blocks_cap = 0;  // resident blocks of kThreads threads on the device
-
-unsigned blocks_for(u64 count) {
-  const u64 wanted = (count + kThreads - 1) / kThreads;
-  return static_cast<unsigned>(std::min<u64>(wanted, static_cast<u64>(std::max(g_blocks_cap, 1))));
-}
-
-template <class Op>
-void launch_each(u64 count, Op op, cudaStream_t stream, const char* what) {
-  if (count == 0) return;
-  for_each_kernel<<<blocks_for(count), kThreads, 0, stream>>>(count, op);
-  cuda_check(cudaGetLastError(), what, __FILE__, __LINE__);
-}
-
-template <class Magnitude>
-struct TermsOp {
-  const Magnitude* magnitudes;
-  u64 count;
-  Encoding encoding;
-  u8* terms;
-  __device__ void operator()(u64 i) const { terms4_body(i, magnitudes, count, encoding, terms); }
+// The device's lane collectives for grid::add_by_key.
+struct DeviceWarp {
+  u32 active;
+  __device__ u32 match(u64 key) const { return __match_any_sync(active, static_cast<unsigned long long>(key)); }
+  __device__ u32 sum(u32 lanes, int, int, u32 own) const { return __reduce_add_sync(lanes, own); }
+  __device__ int lane() const { return static_cast<int>(threadIdx.x % kWarpLanes); }
 };
+
+// Per-sample sums: op(i, values) returns index i's sample and its N values
+// for accumulators first_slot …; the lanes of a warp that share a sample add
+// once (grid::add_by_key). The loop bound is uniform per block, so whole
+// warps iterate and the ballot sees every lane.
+template <int N, int Parts, class Op>
+__global__ void keyed_sum_kernel(u64 count, Op op, int first_slot, u64* acc, u64 scale) {
+  const u64 step = static_cast<u64>(gridDim.x) * blockDim.x;
+  for (u64 base = static_cast<u64>(blockIdx.x) * blockDim.x; base < count; base += step) {
+    const u64 i = base + threadIdx.x;
+    const u32 active = __ballot_sync(0xFFFFFFFFu, i < count);
+    if (i < count) {
+      u64 values[N];
+      const u64 key = op(i, values);
+      add_by_key<N, Parts>(DeviceWarp{active}, key, values, first_slot, acc, scale);
+    }
+  }
+}
+
+// §3 terms of `count` magnitudes, four per thread and step, counted into
+// histogram[0 … kBins) on the way: per block, zeros (most values of a
+// post-ReLU trace) in a register per thread summed per warp, the other
+// counts in 33 shared-memory bins; then one global atomic per non-empty bin.
+// A block counts fewer than 2^32 values (the launch gives it at most 2^30).
+template <class Magnitude>
+__global__ void terms_kernel(const Magnitude* magnitudes, u64 count, Encoding encoding, u8* terms, u64* histogram) {
+  __shared__ u32 bins[kBins];
+  for (int t = static_cast<int>(threadIdx.x); t < kBins; t += static_cast<int>(blockDim.x)) bins[t] = 0;
+  __syncthreads();
+  u32 zeros = 0;
+  const u64 indices = terms4_body_count(count);
+  const u64 step = static_cast<u64>(gridDim.x) * blockDim.x;
+  for (u64 i = static_cast<u64>(blockIdx.x) * blockDim.x + threadIdx.x; i < indices; i += step) {
+    const Terms4 t = terms4_body(i, magnitudes, count, encoding, terms);
+    for (int k = 0; k < t.count; ++k) {
+      const u32 v = (t.packed >> (8 * k)) & 0xFFu;
+      if (v == 0)
+        ++zeros;
+      else
+        atomicAdd(&bins[v], 1u);
+    }
+  }
+  zeros = __reduce_add_sync(0xFFFFFFFFu, zeros);
+  if (threadIdx.x % kWarpLanes == 0 && zeros != 0) atomicAdd(&bins[0], zeros);
+  __syncthreads();
+  for (int t = static_cast<int>(threadIdx.x); t < kBins; t += static_cast<int>(blockDim.x))
+    if (bins[t] != 0) atomicAdd(reinterpret_cast<unsigned long long*>(histogram + t), static_cast<unsigned long long>(bins[t]));
+}
+
+// ---------------------------------------------------------------------------
+// The bodies as function objects.
 
 struct WeightSumsOp {
   LayerParams p;
@@ -141,8 +189,9 @@ struct ConvWorkOp {
   const u8* terms;
   const u64* term_sums;
   const u64* nonzero_sums;
-  u64* acc;
-  __device__ void operator()(u64 i) const { conv_work_body(i, p, terms, term_sums, nonzero_sums, acc); }
+  __device__ u64 operator()(u64 i, u64 (&sums)[3]) const {
+    return conv_work_sums(i, p, terms, term_sums, nonzero_sums, sums);
+  }
 };
 
 struct FcWorkOp {
@@ -150,8 +199,9 @@ struct FcWorkOp {
   const u8* terms;
   const u64* term_sums;
   const u64* nonzero_sums;
-  u64* acc;
-  __device__ void operator()(u64 i) const { fc_work_body(i, p, terms, term_sums, nonzero_sums, acc); }
+  __device__ u64 operator()(u64 i, u64 (&sums)[3]) const {
+    return fc_work_sums(i, p, terms, term_sums, nonzero_sums, sums);
+  }
 };
 
 template <class Magnitude>
@@ -177,9 +227,7 @@ struct LaconicStepCostOp {
   LayerParams p;
   const u8* window_max;
   const u8* weight_max;
-  __device__ unsigned operator()(u64 i, i64* sample) const {
-    return laconic_step_cost(i, p, window_max, weight_max, sample);
-  }
+  __device__ u64 operator()(u64 i, u64 (&cost)[1]) const { return laconic_step_cost(i, p, window_max, weight_max, cost); }
 };
 
 struct ColumnCostOp {
@@ -198,13 +246,20 @@ struct LaconicScanOp {
   __device__ void operator()(u64 i) const { laconic_scan_body(i, p, column_costs, clock, acc); }
 };
 
-struct FcLaconicOp {
+struct FcBlockCostOp {
   LayerParams p;
   const u8* terms;
   const u8* weight_max;
+  u16* block_costs;
+  __device__ void operator()(u64 i) const { fc_block_cost_body(i, p, terms, weight_max, block_costs); }
+};
+
+struct FcLaconicOp {
+  LayerParams p;
+  const u16* block_costs;
   u64* clock;
   u64* acc;
-  __device__ void operator()(u64 i) const { fc_laconic_body(i, p, terms, weight_max, clock, acc); }
+  __device__ void operator()(u64 i) const { fc_laconic_body(i, p, block_costs, clock, acc); }
 };
 
 template <class Magnitude>
@@ -219,15 +274,22 @@ struct PositionCostOp {
 struct PragmaticStepCostOp {
   LayerParams p;
   const u8* position_costs;
-  __device__ unsigned operator()(u64 i, i64* sample) const { return pragmatic_step_cost(i, p, position_costs, sample); }
+  __device__ u64 operator()(u64 i, u64 (&cost)[1]) const { return pragmatic_step_cost(i, p, position_costs, cost); }
+};
+
+struct PragmaticColumnOp {
+  LayerParams p;
+  const u8* position_costs;
+  u8* column_costs;
+  __device__ void operator()(u64 i) const { pragmatic_column_body(i, p, position_costs, column_costs); }
 };
 
 struct PragmaticScanOp {
   LayerParams p;
-  const u8* position_costs;
+  const u8* column_costs;
   u64* clock;
   u64* acc;
-  __device__ void operator()(u64 i) const { pragmatic_scan_body(i, p, position_costs, clock, acc); }
+  __device__ void operator()(u64 i) const { pragmatic_scan_body(i, p, column_costs, clock, acc); }
 };
 
 struct FcPragmaticOp {
@@ -238,89 +300,110 @@ struct FcPragmaticOp {
   __device__ void operator()(u64 i) const { fc_pragmatic_body(i, p, position_costs, clock, acc); }
 };
 
-// Lockstep step costs (R = 0), summed per sample into accumulator `slot`,
-// each cost `repeat` times (Pragmatic's filter sets repeat its steps).
-// Neighbouring steps mostly belong to the same sample: the lanes of a warp
-// that add to the same sample sum their costs (at most 32 · 32², no
-// overflow) and one of them adds the total, instead of 32 atomics on one
-// address. The loop bound is uniform per block, so whole warps iterate.
-template <class CostOp>
-__global__ void step_sum_kernel(u64 count, CostOp op, u64 repeat, int slot, u64* acc) {
-  const u64 step = static_cast<u64>(gridDim.x) * blockDim.x;
-  for (u64 base = static_cast<u64>(blockIdx.x) * blockDim.x; base < count; base += step) {
-    const u64 i = base + threadIdx.x;
-    if (i < count) {
-      i64 n = 0;
-      const unsigned cost = op(i, &n);
-      const unsigned same = __match_any_sync(__activemask(), static_cast<unsigned long long>(n));
-      const unsigned total = __reduce_add_sync(same, cost);
-      if (static_cast<int>(threadIdx.x % 32) == __ffs(static_cast<int>(same)) - 1)
-        atomicAdd(reinterpret_cast<unsigned long long*>(acc + n * kAccumulators + slot),
-                  static_cast<unsigned long long>(total) * repeat);
-    }
-  }
+// ---------------------------------------------------------------------------
+// Launching on one device.
+
+bool sync_after_each_launch() {
+  const char* value = std::getenv("LACONIC_CUDA_SYNC");
+  return value != nullptr && std::string(value) == "1";
 }
 
-template <class CostOp>
-void launch_step_sums(u64 count, CostOp op, u64 repeat, int slot, u64* acc, cudaStream_t stream, const char* what) {
-  if (count == 0) return;
-  step_sum_kernel<<<blocks_for(count), kThreads, 0, stream>>>(count, op, repeat, slot, acc);
-  cuda_check(cudaGetLastError(), what, __FILE__, __LINE__);
-}
-
-void launch_terms(int bytes, const void* magnitudes, u64 count, Encoding encoding, u8* terms, cudaStream_t stream) {
-  const u64 indices = terms4_body_count(count);
-  switch (bytes) {
-    case 1:
-      return launch_each(indices, TermsOp<std::uint8_t>{static_cast<const std::uint8_t*>(magnitudes), count, encoding, terms},
-                         stream, "terms kernel");
-    case 2:
-      return launch_each(indices, TermsOp<std::uint16_t>{static_cast<const std::uint16_t*>(magnitudes), count, encoding, terms},
-                         stream, "terms kernel");
-    default:
-      return launch_each(indices, TermsOp<std::uint32_t>{static_cast<const std::uint32_t*>(magnitudes), count, encoding, terms},
-                         stream, "terms kernel");
-  }
-}
-
-// Histogram of term counts 0..kMaxTerms over `count` (< 2^31) bytes, into
-// int counters: CUB's even-width histogram with one bin per count.
-class TermHistogram {
+// The device's launch settings: how many blocks fill it, and whether every
+// launch is waited for (LACONIC_CUDA_SYNC=1).
+class Launcher {
  public:
-  std::size_t temp_bytes(u64 count) {
-    std::size_t bytes = 0;
-    LACONIC_CUDA_CALL(cub::DeviceHistogram::HistogramEven(nullptr, bytes, static_cast<const u8*>(nullptr),
-                                                          static_cast<int*>(nullptr), kBins + 1, 0, kBins,
-                                                          static_cast<int>(std::max<u64>(count, 1))));
-    return bytes;
+  Launcher() = default;
+  explicit Launcher(int device) : sync_(sync_after_each_launch()) {
+    cudaDeviceProp prop{};
+    LACONIC_CUDA_CALL(cudaGetDeviceProperties(&prop, device));
+    blocks_cap_ = std::max(1, prop.multiProcessorCount * (prop.maxThreadsPerMultiProcessor / kThreads));
   }
-  void run(const u8* terms, u64 count, int* bins, cudaStream_t stream) {
-    LACONIC_CUDA_CALL(cudaMemsetAsync(bins, 0, kBins * sizeof(int), stream));
+  bool sync() const { return sync_; }
+
+  template <class Op>
+  void each(u64 count, Op op, cudaStream_t stream, const char* kernel) const {
     if (count == 0) return;
-    std::size_t bytes = temp_bytes(count);
-    void* temp = temp_.ensure(bytes);
-    LACONIC_CUDA_CALL(cub::DeviceHistogram::HistogramEven(temp, bytes, terms, bins, kBins + 1, 0, kBins,
-                                                          static_cast<int>(count), stream));
+    for_each_kernel<<<blocks(count), kThreads, 0, stream>>>(count, op);
+    launched(stream, kernel);
+  }
+  // Per-sample sums of N values in Parts parts (grid::add_by_key), times `scale`.
+  template <int N, int Parts, class Op>
+  void keyed(u64 count, Op op, int first_slot, u64* acc, cudaStream_t stream, const char* kernel, u64 scale = 1) const {
+    if (count == 0) return;
+    keyed_sum_kernel<N, Parts><<<blocks(count), kThreads, 0, stream>>>(count, op, first_slot, acc, scale);
+    launched(stream, kernel);
+  }
+  // Terms of `count` magnitudes of `bytes` bytes each, counted into `histogram`.
+  void terms(int bytes, const void* magnitudes, u64 count, Encoding encoding, u8* terms, u64* histogram,
+             cudaStream_t stream) const {
+    if (count == 0) return;
+    // At most 2^30 values per block, for the blocks' 32-bit counters.
+    const u64 blocks_needed = std::max<u64>(blocks(terms4_body_count(count)), (count >> 30) + 1);
+    const auto grid = static_cast<unsigned>(std::min<u64>(blocks_needed, 0x7FFFFFFFu));
+    switch (bytes) {
+      case 1:
+        terms_kernel<<<grid, kThreads, 0, stream>>>(static_cast<const std::uint8_t*>(magnitudes), count, encoding,
+                                                    terms, histogram);
+        break;
+      case 2:
+        terms_kernel<<<grid, kThreads, 0, stream>>>(static_cast<const std::uint16_t*>(magnitudes), count, encoding,
+                                                    terms, histogram);
+        break;
+      default:
+        terms_kernel<<<grid, kThreads, 0, stream>>>(static_cast<const std::uint32_t*>(magnitudes), count, encoding,
+                                                    terms, histogram);
+        break;
+    }
+    launched(stream, "terms kernel");
   }
 
  private:
-  DeviceBuffer<unsigned char> temp_;
+  unsigned blocks(u64 count) const {
+    const u64 wanted = (count + kThreads - 1) / kThreads;
+    return static_cast<unsigned>(std::min<u64>(wanted, static_cast<u64>(blocks_cap_)));
+  }
+  void launched(cudaStream_t stream, const char* kernel) const {
+    cuda_check(cudaGetLastError(), (std::string("launch of the ") + kernel).c_str(), __FILE__, __LINE__);
+    if (sync_)
+      cuda_check(cudaStreamSynchronize(stream), (std::string("the ") + kernel + " (LACONIC_CUDA_SYNC=1)").c_str(),
+                 __FILE__, __LINE__);
+  }
+
+  int blocks_cap_ = 1;  // resident blocks of kThreads threads on the device
+  bool sync_ = false;
 };
+
+// Whether `device` can run this build's kernels: the runtime's answer for
+// one of them (no image for the device's architecture is an error here, not
+// at the first launch).
+void check_kernel_image(int device) {
+  cudaFuncAttributes attributes{};
+  const cudaError_t status = cudaFuncGetAttributes(&attributes, terms_kernel<std::uint8_t>);
+  if (status == cudaSuccess) return;
+  cudaGetLastError();
+  cudaDeviceProp prop{};
+  cudaGetDeviceProperties(&prop, device);
+  throw Error("cuda engine: device " + std::to_string(device) + " (" + prop.name + ", sm_" +
+              std::to_string(prop.major * 10 + prop.minor) + ") cannot run this build's kernels (built for " +
+              LACONIC_CUDA_ARCHITECTURES + "): " + cudaGetErrorString(status));
+}
 
 class CudaBackend final : public Backend {
  public:
-  explicit CudaBackend(int slots) : slots_(static_cast<std::size_t>(std::max(1, slots))) {
-    LACONIC_CUDA_CALL(cudaSetDevice(0));
+  CudaBackend(int device, int slots) : device_(device), slots_(static_cast<std::size_t>(std::max(1, slots))) {
+    LACONIC_CUDA_CALL(cudaSetDevice(device));
     cudaDeviceProp prop{};
-    LACONIC_CUDA_CALL(cudaGetDeviceProperties(&prop, 0));
+    LACONIC_CUDA_CALL(cudaGetDeviceProperties(&prop, device));
     device_name_ = prop.name;
-    g_blocks_cap = prop.multiProcessorCount * (prop.maxThreadsPerMultiProcessor / kThreads);
+    check_kernel_image(device);
+    launcher_ = Launcher(device);
     std::size_t free_bytes = 0, total_bytes = 0;
     LACONIC_CUDA_CALL(cudaMemGetInfo(&free_bytes, &total_bytes));
     default_budget_ = static_cast<u64>(free_bytes) / 4 * 3;
     for (Slot& slot : slots_) LACONIC_CUDA_CALL(cudaStreamCreateWithFlags(&slot.stream, cudaStreamNonBlocking));
   }
   ~CudaBackend() override {
+    cudaSetDevice(device_);
     for (Slot& slot : slots_)
       if (slot.stream != nullptr) {
         cudaStreamSynchronize(slot.stream);
@@ -331,65 +414,48 @@ class CudaBackend final : public Backend {
   std::string name() const override { return "cuda (" + device_name_ + ")"; }
   int slots() const override { return static_cast<int>(slots_.size()); }
   u64 default_budget() const override { return default_budget_; }
+  u64 bytes_held() const override { return arena_.capacity(); }
+  u64 peak_bytes_held() const override { return arena_.peak(); }
 
   TermStats begin_layer(const LayerParams& p, const BatchPlan& plan, int activation_magnitude_bytes,
                         int weight_magnitude_bytes, const void* weight_magnitudes, u64 count) override {
+    LACONIC_CUDA_CALL(cudaSetDevice(device_));
+    for (Slot& slot : slots_)
+      if (slot.in_flight) throw Error("cuda engine: a layer begins while a batch is in flight");
     p_ = p;
     activation_bytes_ = activation_magnitude_bytes;
-    cudaStream_t stream = slots_.front().stream;
-    u8* magnitudes = weight_magnitudes_.ensure(count * static_cast<u64>(weight_magnitude_bytes));
-    u8* terms = weight_terms_.ensure(count);
-    LACONIC_CUDA_CALL(cudaMemcpyAsync(magnitudes, weight_magnitudes, count * static_cast<u64>(weight_magnitude_bytes),
-                                      cudaMemcpyHostToDevice, stream));
-    launch_terms(weight_magnitude_bytes, magnitudes, count, p.encoding, terms, stream);
-    int* bins = weight_bins_.ensure(kBins);
-    // Weight tensors larger than one histogram call allows are counted in parts.
-    TermStats stats;
-    std::vector<int> host_bins(kBins);
-    for (u64 first = 0; first < count; first += kMaxBatchValues) {
-      histogram_.run(terms + first, std::min(kMaxBatchValues, count - first), bins, stream);
-      LACONIC_CUDA_CALL(cudaMemcpyAsync(host_bins.data(), bins, kBins * sizeof(int), cudaMemcpyDeviceToHost, stream));
-      LACONIC_CUDA_CALL(cudaStreamSynchronize(stream));
-      for (std::size_t t = 0; t < kBins; ++t) stats.histogram[t] += static_cast<u64>(host_bins[t]);
-    }
-    const u64 sums = weight_sums_body_count(p);
-    u64* term_sums = term_sums_.ensure(sums);
-    u64* nonzero_sums = nonzero_sums_.ensure(sums);
-    launch_each(sums, WeightSumsOp{p, terms, term_sums, nonzero_sums}, stream, "weight sums kernel");
-    if (p.cycles) {
-      const u8* counted = terms;
-      if (p.fold) {
-        u8* folded = folded_weight_terms_.ensure(plan.weights.folded_terms);
-        launch_each(fold_weights_body_count(p), FoldWeightsOp{p, terms, folded}, stream, "weight fold kernel");
-        counted = folded;
-      }
-      u8* weight_max = weight_max_.ensure(plan.weights.maxima);
-      launch_each(weight_max_body_count(p), WeightMaxOp{p, counted, weight_max}, stream, "weight maxima kernel");
+    layout_ = device_layout(plan, arena_.ensure(plan.device_bytes));
+    const u64 per_batch = plan.samples_per_batch;
+    for (Slot& slot : slots_) {
+      slot.staging.ensure(per_batch * plan.sample.magnitudes);
+      slot.results_host.ensure((kResultHeader + per_batch * kAccumulators) * sizeof(u64));
     }
 
-    // Every buffer of SampleBytes, for a full batch.
-    const SampleBytes& b = plan.sample;
-    const u64 per_batch = std::max<u64>(plan.samples_per_batch, 1);
-    for (Slot& slot : slots_) {
-      slot.staging.ensure(per_batch * b.magnitudes);
-      slot.magnitudes.ensure(per_batch * b.magnitudes);
-      slot.terms.ensure(per_batch * b.terms);
-      const u64 folded_values = p.fold && p.cycles ? per_batch * static_cast<u64>(p.counted.per_sample) : 0;
-      slot.folded_terms.ensure(folded_values);
-      slot.folded_magnitudes.ensure(per_batch * b.folded - folded_values);
-      slot.window_max.ensure(per_batch * b.window_max);
-      slot.column_costs.ensure(per_batch * b.column_costs / sizeof(u16));
-      slot.position_costs.ensure(per_batch * b.position_costs);
-      slot.shifter_scratch.ensure(per_batch * b.shifter_scratch / sizeof(u64));
-      slot.pragmatic_clock.ensure(per_batch * b.pragmatic_clock / sizeof(u64));
-      slot.laconic_clock.ensure(per_batch * b.laconic_clock / sizeof(u64));
-      slot.acc.ensure(per_batch * b.accumulators / sizeof(u64));
-      slot.bins.ensure(kBins);
-      slot.acc_host.ensure(per_batch * b.accumulators);
-      slot.bins_host.ensure(kBins * sizeof(int));
-      slot.in_flight = false;
+    // The weights: copied in, terms and their histogram, §4 sums, the fold
+    // and Laconic's maxima, all on the first slot's stream, waited for
+    // before any batch starts.
+    cudaStream_t stream = slots_.front().stream;
+    const WeightBuffers& w = layout_.weights;
+    LACONIC_CUDA_CALL(cudaMemcpyAsync(w.magnitudes, weight_magnitudes, plan.weights.magnitudes, cudaMemcpyHostToDevice,
+                                      stream));
+    LACONIC_CUDA_CALL(cudaMemsetAsync(w.histogram, 0, kBins * sizeof(u64), stream));
+    launcher_.terms(weight_magnitude_bytes, w.magnitudes, count, p.encoding, w.terms, w.histogram, stream);
+    launcher_.each(weight_sums_body_count(p), WeightSumsOp{p, w.terms, w.term_sums, w.nonzero_sums}, stream,
+                   "weight sums kernel");
+    if (p.cycles) {
+      const u8* counted = w.terms;
+      if (p.fold) {
+        launcher_.each(fold_weights_body_count(p), FoldWeightsOp{p, w.terms, w.folded_terms}, stream,
+                       "weight fold kernel");
+        counted = w.folded_terms;
+      }
+      launcher_.each(weight_max_body_count(p), WeightMaxOp{p, counted, w.maxima}, stream, "weight maxima kernel");
     }
+    std::vector<u64> bins(kBins);
+    LACONIC_CUDA_CALL(cudaMemcpyAsync(bins.data(), w.histogram, kBins * sizeof(u64), cudaMemcpyDeviceToHost, stream));
     LACONIC_CUDA_CALL(cudaStreamSynchronize(stream));
+    TermStats stats;
+    for (int t = 0; t < kBins; ++t) stats.histogram[static_cast<std::size_t>(t)] = bins[static_cast<std::size_t>(t)];
     return stats;
   }
 
@@ -397,35 +463,17 @@ class CudaBackend final : public Backend {
 
   void launch(int slot_index, u64 samples) override {
     Slot& slot = slots_[static_cast<std::size_t>(slot_index)];
-    const LayerParams& p = p_;
-    cudaStream_t stream = slot.stream;
-    const u64 values = samples * static_cast<u64>(p.layer.per_sample);
-    u8* terms = slot.terms.get();
-    u64* acc = slot.acc.get();
-    LACONIC_CUDA_CALL(cudaMemcpyAsync(slot.magnitudes.get(), slot.staging.get(),
-                                      values * static_cast<u64>(activation_bytes_), cudaMemcpyHostToDevice, stream));
-    launch_terms(activation_bytes_, slot.magnitudes.get(), values, p.encoding, terms, stream);
-    slot.histogram.run(terms, values, slot.bins.get(), stream);
-    LACONIC_CUDA_CALL(cudaMemsetAsync(acc, 0, samples * kAccumulators * sizeof(u64), stream));
-    if (p.work) {
-      if (p.fc)
-        launch_each(fc_work_body_count(p, samples),
-                    FcWorkOp{p, terms, term_sums_.get(), nonzero_sums_.get(), acc}, stream, "fc work kernel");
-      else
-        launch_each(conv_work_body_count(p, samples),
-                    ConvWorkOp{p, terms, term_sums_.get(), nonzero_sums_.get(), acc}, stream, "conv work kernel");
+    if (slot.in_flight) throw Error("cuda engine: slot launched twice without finish");
+    try {
+      LACONIC_CUDA_CALL(cudaSetDevice(device_));
+      enqueue(slot, layout_.slots[static_cast<std::size_t>(slot_index)], samples);
+    } catch (...) {
+      // Part of the batch may be queued: wait until the stream no longer
+      // reads the staging buffer or writes the slot's buffers.
+      cudaStreamSynchronize(slot.stream);
+      cudaGetLastError();
+      throw;
     }
-    if (p.cycles) {
-      switch (activation_bytes_) {
-        case 1: launch_cycles<std::uint8_t>(slot, samples); break;
-        case 2: launch_cycles<std::uint16_t>(slot, samples); break;
-        default: launch_cycles<std::uint32_t>(slot, samples); break;
-      }
-    }
-    LACONIC_CUDA_CALL(cudaMemcpyAsync(slot.acc_host.get(), acc, samples * kAccumulators * sizeof(u64),
-                                      cudaMemcpyDeviceToHost, stream));
-    LACONIC_CUDA_CALL(cudaMemcpyAsync(slot.bins_host.get(), slot.bins.get(), kBins * sizeof(int),
-                                      cudaMemcpyDeviceToHost, stream));
     slot.samples = samples;
     slot.in_flight = true;
   }
@@ -434,88 +482,120 @@ class CudaBackend final : public Backend {
     Slot& slot = slots_[static_cast<std::size_t>(slot_index)];
     if (!slot.in_flight) throw Error("cuda engine: finish without launch");
     slot.in_flight = false;
-    LACONIC_CUDA_CALL(cudaStreamSynchronize(slot.stream));
-    const auto* acc = static_cast<const u64*>(slot.acc_host.get());
-    accumulators.assign(acc, acc + slot.samples * kAccumulators);
-    const auto* bins = static_cast<const int*>(slot.bins_host.get());
-    for (int t = 0; t < kBins; ++t) histogram.histogram[static_cast<std::size_t>(t)] += static_cast<u64>(bins[t]);
+    LACONIC_CUDA_CALL(cudaSetDevice(device_));
+    cuda_check(cudaStreamSynchronize(slot.stream),
+               launcher_.sync() ? "the copies of a batch"
+                                : "a batch's kernels or copies (set LACONIC_CUDA_SYNC=1 to name the kernel)",
+               __FILE__, __LINE__);
+    const auto* results = static_cast<const u64*>(slot.results_host.get());
+    accumulators.assign(results + kResultHeader, results + kResultHeader + slot.samples * kAccumulators);
+    for (int t = 0; t < kBins; ++t) histogram.histogram[static_cast<std::size_t>(t)] += results[t];
   }
 
  private:
   struct Slot {
     cudaStream_t stream = nullptr;
-    PinnedBuffer staging, acc_host, bins_host;
-    DeviceBuffer<u8> magnitudes, terms, folded_terms, folded_magnitudes, window_max, position_costs;
-    DeviceBuffer<u16> column_costs;
-    DeviceBuffer<u64> shifter_scratch, pragmatic_clock, laconic_clock, acc;
-    DeviceBuffer<int> bins;
-    TermHistogram histogram;
+    PinnedBuffer staging, results_host;
     u64 samples = 0;
     bool in_flight = false;
   };
 
-  // §5, §8, §9: Pragmatic's and Laconic's cycles of the batch in `slot`, on
-  // the counted layer (the fold's copy, or the layer itself).
-  template <class Magnitude>
-  void launch_cycles(Slot& slot, u64 samples) {
+  // The batch staged in `slot`, queued on its stream.
+  void enqueue(Slot& slot, const SlotBuffers& b, u64 samples) {
     const LayerParams& p = p_;
     cudaStream_t stream = slot.stream;
-    u64* acc = slot.acc.get();
-    const u8* counted_terms = slot.terms.get();
-    const auto* counted_magnitudes = reinterpret_cast<const Magnitude*>(slot.magnitudes.get());
+    const u64 values = samples * static_cast<u64>(p.layer.per_sample);
+    const u64 result_bytes = (kResultHeader + samples * kAccumulators) * sizeof(u64);
+    LACONIC_CUDA_CALL(cudaMemcpyAsync(b.magnitudes, slot.staging.get(), values * static_cast<u64>(activation_bytes_),
+                                      cudaMemcpyHostToDevice, stream));
+    LACONIC_CUDA_CALL(cudaMemsetAsync(b.results, 0, result_bytes, stream));
+    launcher_.terms(activation_bytes_, b.magnitudes, values, p.encoding, b.terms, b.results, stream);
+    u64* acc = b.results + kResultHeader;
+    const WeightBuffers& w = layout_.weights;
+    if (p.work) {
+      if (p.fc)
+        launcher_.keyed<3, 3>(fc_work_body_count(p, samples), FcWorkOp{p, b.terms, w.term_sums, w.nonzero_sums},
+                           kLaconicWork, acc, stream, "fc work kernel");
+      else
+        launcher_.keyed<3, 3>(conv_work_body_count(p, samples), ConvWorkOp{p, b.terms, w.term_sums, w.nonzero_sums},
+                           kLaconicWork, acc, stream, "conv work kernel");
+    }
+    if (p.cycles) {
+      switch (activation_bytes_) {
+        case 1: enqueue_cycles<std::uint8_t>(b, samples, stream); break;
+        case 2: enqueue_cycles<std::uint16_t>(b, samples, stream); break;
+        default: enqueue_cycles<std::uint32_t>(b, samples, stream); break;
+      }
+    }
+    LACONIC_CUDA_CALL(cudaMemcpyAsync(slot.results_host.get(), b.results, result_bytes, cudaMemcpyDeviceToHost, stream));
+  }
+
+  // §5, §8, §9: Pragmatic's and Laconic's cycles of the batch in buffers `b`,
+  // on the counted layer (the fold's copy, or the layer itself), in the
+  // order the emulation runs them (host/grid.cpp, cycles_of_batch).
+  template <class Magnitude>
+  void enqueue_cycles(const SlotBuffers& b, u64 samples, cudaStream_t stream) {
+    const LayerParams& p = p_;
+    u64* acc = b.results + kResultHeader;
+    const u8* counted_terms = b.terms;
+    const auto* counted_magnitudes = reinterpret_cast<const Magnitude*>(b.magnitudes);
     if (p.fold) {
-      auto* folded_magnitudes = reinterpret_cast<Magnitude*>(slot.folded_magnitudes.get());
-      launch_each(fold_activations_body_count(p, samples),
-                  FoldActivationsOp<Magnitude>{p, slot.terms.get(), counted_magnitudes, slot.folded_terms.get(),
-                                               folded_magnitudes},
-                  stream, "activation fold kernel");
-      counted_terms = slot.folded_terms.get();
+      auto* folded_magnitudes = reinterpret_cast<Magnitude*>(b.folded_magnitudes);
+      launcher_.each(fold_activations_body_count(p, samples),
+                     FoldActivationsOp<Magnitude>{p, b.terms, counted_magnitudes, b.folded_terms, folded_magnitudes},
+                     stream, "activation fold kernel");
+      counted_terms = b.folded_terms;
       counted_magnitudes = folded_magnitudes;
     }
 
     // Laconic.
-    const u8* weight_max = weight_max_.get();
+    const u8* weight_max = layout_.weights.maxima;
+    const u64 laconic_steps = laconic_step_body_count(p, samples);
     if (p.fc) {
-      launch_each(samples, FcLaconicOp{p, counted_terms, weight_max, slot.laconic_clock.get(), acc}, stream,
-                  "fc laconic kernel");
+      launcher_.each(laconic_steps, FcBlockCostOp{p, counted_terms, weight_max, b.fc_block_costs}, stream,
+                     "fc laconic block cost kernel");
+      launcher_.each(samples, FcLaconicOp{p, b.fc_block_costs, b.laconic_clock, acc}, stream,
+                     "fc laconic recurrence kernel");
     } else if (p.laconic.registers == 0) {
-      launch_each(window_max_body_count(p, samples), WindowMaxOp{p, counted_terms, slot.window_max.get()}, stream,
-                  "window maxima kernel");
-      launch_step_sums(laconic_step_body_count(p, samples), LaconicStepCostOp{p, slot.window_max.get(), weight_max}, 1,
-                       kLaconicCycles, acc, stream, "laconic step kernel");
+      launcher_.each(window_max_body_count(p, samples), WindowMaxOp{p, counted_terms, b.window_max}, stream,
+                     "window maxima kernel");
+      launcher_.keyed<1, 1>(laconic_steps, LaconicStepCostOp{p, b.window_max, weight_max}, kLaconicCycles, acc,
+                            stream, "laconic step kernel");
     } else {
-      launch_each(laconic_step_body_count(p, samples),
-                  ColumnCostOp{p, counted_terms, weight_max, slot.column_costs.get()}, stream, "column cost kernel");
-      launch_each(samples, LaconicScanOp{p, slot.column_costs.get(), slot.laconic_clock.get(), acc}, stream,
-                  "laconic column clock kernel");
+      launcher_.each(laconic_steps, ColumnCostOp{p, counted_terms, weight_max, b.laconic_columns}, stream,
+                     "laconic column cost kernel");
+      launcher_.each(samples, LaconicScanOp{p, b.laconic_columns, b.laconic_clock, acc}, stream,
+                     "laconic column clock kernel");
     }
 
     // Pragmatic.
-    u8* position_costs = slot.position_costs.get();
-    launch_each(position_cost_body_count(p, samples),
-                PositionCostOp<Magnitude>{p, counted_magnitudes, slot.shifter_scratch.get(), position_costs}, stream,
-                "position cost kernel");
-    if (p.fc)
-      launch_each(samples, FcPragmaticOp{p, position_costs, slot.pragmatic_clock.get(), acc}, stream,
-                  "fc pragmatic kernel");
-    else if (p.pragmatic.registers == 0)
-      launch_step_sums(pragmatic_step_body_count(p, samples), PragmaticStepCostOp{p, position_costs},
-                       static_cast<u64>(p.pragmatic.plan.filter_sets), kPragmaticCycles, acc, stream,
-                       "pragmatic step kernel");
-    else
-      launch_each(samples, PragmaticScanOp{p, position_costs, slot.pragmatic_clock.get(), acc}, stream,
-                  "pragmatic column clock kernel");
+    launcher_.each(position_cost_body_count(p, samples),
+                   PositionCostOp<Magnitude>{p, counted_magnitudes, b.shifter_scratch, b.position_costs}, stream,
+                   "position cost kernel");
+    if (p.fc) {
+      launcher_.each(samples, FcPragmaticOp{p, b.position_costs, b.pragmatic_clock, acc}, stream,
+                     "fc pragmatic recurrence kernel");
+    } else if (p.pragmatic.registers == 0) {
+      launcher_.keyed<1, 1>(pragmatic_step_body_count(p, samples), PragmaticStepCostOp{p, b.position_costs},
+                            kPragmaticCycles, acc, stream, "pragmatic step kernel",
+                            static_cast<u64>(p.pragmatic.plan.filter_sets));
+    } else {
+      launcher_.each(pragmatic_step_body_count(p, samples), PragmaticColumnOp{p, b.position_costs, b.pragmatic_columns},
+                     stream, "pragmatic column cost kernel");
+      launcher_.each(samples, PragmaticScanOp{p, b.pragmatic_columns, b.pragmatic_clock, acc}, stream,
+                     "pragmatic column clock kernel");
+    }
   }
 
+  int device_;
   std::vector<Slot> slots_;
   std::string device_name_;
+  Launcher launcher_;
   u64 default_budget_ = 0;
+  DeviceArena arena_;
+  DeviceLayout layout_;
   LayerParams p_;
   int activation_bytes_ = 1;
-  DeviceBuffer<u8> weight_magnitudes_, weight_terms_, folded_weight_terms_, weight_max_;
-  DeviceBuffer<u64> term_sums_, nonzero_sums_;
-  DeviceBuffer<int> weight_bins_;
-  TermHistogram histogram_;
 };
 
 }  // namespace
@@ -524,24 +604,30 @@ class CudaBackend final : public Backend {
 std::unique_ptr<Engine> make_cuda_engine(const EngineOptions& options) {
   grid::GridOptions grid_options;
   grid_options.memory_budget = options.device_memory;
-  auto backend = std::make_unique<grid::CudaBackend>(grid_options.slots);
+  auto backend = std::make_unique<grid::CudaBackend>(options.device, grid_options.slots);
   return std::make_unique<grid::GridEngine>(std::move(backend), grid_options, "cuda");
 }
 
-DeviceBandwidth measure_device_bandwidth(std::uint64_t values, int magnitude_bytes, int repeat) {
+DeviceBandwidth measure_device_bandwidth(std::uint64_t values, int magnitude_bytes, int repeat, int device) {
+  using grid::u64;
   using grid::u8;
-  LACONIC_CUDA_CALL(cudaSetDevice(0));
+  LACONIC_CUDA_CALL(cudaSetDevice(device));
   cudaDeviceProp prop{};
-  LACONIC_CUDA_CALL(cudaGetDeviceProperties(&prop, 0));
-  grid::g_blocks_cap = prop.multiProcessorCount * (prop.maxThreadsPerMultiProcessor / grid::kThreads);
+  LACONIC_CUDA_CALL(cudaGetDeviceProperties(&prop, device));
+  grid::check_kernel_image(device);
+  const grid::Launcher launcher(device);
   DeviceBandwidth out;
   out.device = prop.name;
   const std::size_t bytes = values * static_cast<std::size_t>(magnitude_bytes);
-  grid::DeviceBuffer<u8> source, target, terms;
+  // Source, target, terms and histogram in one allocation.
+  const u64 source_bytes = (bytes + 255) / 256 * 256, terms_bytes = (values + 255) / 256 * 256;
+  grid::DeviceArena arena;
+  auto* base = static_cast<u8*>(arena.ensure(2 * source_bytes + terms_bytes + grid::kBins * sizeof(u64)));
+  u8* src = base;
+  u8* dst = base + source_bytes;
+  u8* t = base + 2 * source_bytes;
+  auto* histogram = reinterpret_cast<u64*>(base + 2 * source_bytes + terms_bytes);
   grid::PinnedBuffer host;
-  u8* src = source.ensure(bytes);
-  u8* dst = target.ensure(bytes);
-  u8* t = terms.ensure(values);
   void* pinned = host.ensure(bytes);
   // Magnitudes with every term count a 16-bit trace has, so the kernel does real work.
   std::vector<u8> pattern(bytes);
@@ -566,7 +652,18 @@ DeviceBandwidth measure_device_bandwidth(std::uint64_t values, int magnitude_byt
   };
   const double d2d = time([&] { LACONIC_CUDA_CALL(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice)); });
   const double h2d = time([&] { LACONIC_CUDA_CALL(cudaMemcpyAsync(dst, pinned, bytes, cudaMemcpyHostToDevice)); });
-  const double kernel = time([&] { grid::launch_terms(magnitude_bytes, src, values, Encoding::booth, t, nullptr); });
+  const double kernel = time([&] {
+    LACONIC_CUDA_CALL(cudaMemsetAsync(histogram, 0, grid::kBins * sizeof(u64)));
+    launcher.terms(magnitude_bytes, src, values, Encoding::booth, t, histogram, nullptr);
+  });
+  // The histogram must have counted every value once.
+  std::vector<u64> bins(grid::kBins);
+  LACONIC_CUDA_CALL(cudaMemcpy(bins.data(), histogram, grid::kBins * sizeof(u64), cudaMemcpyDeviceToHost));
+  u64 counted = 0;
+  for (u64 b : bins) counted += b;
+  if (counted != values)
+    throw Error("device bandwidth: the terms kernel counted " + std::to_string(counted) + " of " +
+                std::to_string(values) + " values");
   cudaEventDestroy(start);
   cudaEventDestroy(stop);
   out.d2d_bytes_per_s = 2.0 * static_cast<double>(bytes) / d2d;

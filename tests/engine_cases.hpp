@@ -270,7 +270,7 @@ inline std::unique_ptr<Engine> make_named_engine(const std::string& name) {
   }
   if (name == "emulated_tight_budget") {
     grid::GridOptions options;
-    options.memory_budget = grid::kScratchAllowance + (std::uint64_t{1} << 20);
+    options.memory_budget = std::uint64_t{1} << 20;
     return grid::make_emulated_grid_engine(options);
   }
   if (name == "cuda") return cuda_usable() ? make_cuda_engine() : nullptr;

@@ -696,7 +696,8 @@ TEST_F(CliProfile, SameInputGivesTheSameBytes) {
   reference_bytes.replace(at, from.size(), to);
   EXPECT_EQ(reference_bytes, first.json_text);
 
-  // The default engine (auto) is the cpu engine here and gives the same counts.
+  // The default engine (auto: cuda where a usable device answers, else cpu)
+  // gives the same counts.
   const Report automatic = run({});
   EXPECT_EQ(automatic.csv_text, first.csv_text);
 }

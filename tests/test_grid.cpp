@@ -7,8 +7,10 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <random>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -56,15 +58,20 @@ TEST(GridPlan, EveryBufferOfTheCyclesIsCounted) {
   grid::SampleBytes b = grid::sample_buffers(p, 1);
   EXPECT_EQ(b.magnitudes, 243u);
   EXPECT_EQ(b.terms, 243u);
-  EXPECT_EQ(b.folded, 12u * 6 * 6 * 2);          // terms and 1-byte magnitudes of the folded input
+  EXPECT_EQ(b.folded_terms, 12u * 6 * 6);         // terms of the folded input
+  EXPECT_EQ(b.folded_magnitudes, 12u * 6 * 6);    // and its 1-byte magnitudes
   EXPECT_EQ(b.window_max, 1u * 2 * 4 * 12);      // Laconic, R = 0: group × window sets × offsets × lanes
-  EXPECT_EQ(b.column_costs, 0u);
+  EXPECT_EQ(b.laconic_columns, 0u);
   EXPECT_EQ(b.laconic_clock, 0u);
   EXPECT_EQ(b.position_costs, 1u * 1 * 6 * 6);   // Pragmatic: group × block × folded positions
   EXPECT_EQ(b.shifter_scratch, 0u);
-  EXPECT_EQ(b.pragmatic_clock, (16u + 1 + 1) * 8);  // R = 1: Ct columns and R + 1 values of M
+  // Pragmatic, R = 1: a column cost per (window set, offset, block) step of
+  // one filter set: 2 × 4 × 1 steps of 16 columns.
+  EXPECT_EQ(b.pragmatic_columns, 2u * 4 * 16);
+  // R = 1: Ct columns and R + 1 values of M, 18 words: local to the clock's thread.
+  EXPECT_EQ(b.pragmatic_clock, 0u);
   EXPECT_EQ(b.accumulators, 5u * 8);
-  EXPECT_EQ(b.total(), 243u + 243 + 864 + 96 + 36 + 144 + 40);
+  EXPECT_EQ(b.total(), 243u + 243 + 864 + 96 + 36 + 128 + 40);
   const grid::WeightBytes w = grid::weight_buffers(p, 1);
   EXPECT_EQ(w.total(), 216u + 216 + 27 * 16 + 8 * 12 * 4 + 1 * 4 * 12 + 33 * 8);
   EXPECT_EQ(w.folded_terms, 8u * 12 * 4);
@@ -80,21 +87,37 @@ TEST(GridPlan, EveryBufferOfTheCyclesIsCounted) {
   // Laconic: ⌈40/16⌉ lane groups × 2 window sets × 9 offsets = 54 steps of 16 columns.
   EXPECT_EQ(p.laconic.steps, 54u);
   EXPECT_EQ(b.window_max, 0u);
-  EXPECT_EQ(b.column_costs, 54u * 16 * 2);
-  EXPECT_EQ(b.laconic_clock, (16u + 2 + 1) * 8);
+  EXPECT_EQ(b.laconic_columns, 54u * 16 * 2);
+  EXPECT_EQ(b.laconic_clock, 0u);  // 19 words, local
   EXPECT_EQ(b.position_costs, 6u * 5);
   EXPECT_EQ(b.shifter_scratch, 6u * 5 * 70 * 8);
-  EXPECT_EQ(b.pragmatic_clock, (16u + 1 + 1) * 8);
-  EXPECT_EQ(b.total(), 1200u + 1200 + 1728 + 152 + 30 + 16800 + 144 + 40);
+  // Pragmatic: one lane group of 70, 2 window sets × 9 offsets × 1 block.
+  EXPECT_EQ(b.pragmatic_columns, 18u * 16);
+  EXPECT_EQ(b.pragmatic_clock, 0u);
+  EXPECT_EQ(b.total(), 1200u + 1200 + 1728 + 30 + 16800 + 288 + 40);
 
   // More registers than steps change nothing and keep no more history.
   config.column_registers[static_cast<std::size_t>(Accelerator::laconic)] = 1000;
   EXPECT_EQ(grid::make_params(depthwise, config).laconic.registers, 54);
 
-  // FC: each recurrence keeps Ct busy columns; Pragmatic one cost per block.
+  // A clock of more than kClockLocalWords words lives in the clock buffer:
+  // 70 columns and R + 1 = 3 values of M.
+  config.column_registers[static_cast<std::size_t>(Accelerator::laconic)] = 2;
+  config.geometry(Accelerator::laconic) = Geometry{1, 2, 70, 4};
+  p = grid::make_params(depthwise, config);
+  EXPECT_EQ(grid::sample_buffers(p, 1).laconic_clock, (70u + 2 + 1) * 8);
+
+  // FC: each recurrence keeps Ct busy columns (16: local); Laconic one cost
+  // per block (⌈600/256⌉ filter sets × ⌈70/16⌉ channel blocks), Pragmatic
+  // one per channel block.
   p = grid::make_params(fc_shape(70, 600), ProfileConfig{});
   b = grid::sample_buffers(p, 2);
-  EXPECT_EQ(b.total(), 140u + 70 + 16 * 8 + 5 + 16 * 8 + 40);
+  EXPECT_EQ(b.fc_block_costs, 3u * 5 * 2);
+  EXPECT_EQ(b.pragmatic_columns, 0u);
+  EXPECT_EQ(b.laconic_clock + b.pragmatic_clock, 0u);
+  EXPECT_EQ(b.total(), 140u + 70 + 30 + 5 + 40);
+  config.geometry(Accelerator::pragmatic) = Geometry{1, 2, 65, 4};
+  EXPECT_EQ(grid::sample_buffers(grid::make_params(fc_shape(70, 600), config), 2).pragmatic_clock, 65u * 8);
 
   // Without cycles only the terms pass and the work sums remain.
   ProfileConfig work_only;
@@ -133,20 +156,20 @@ TEST(GridPlan, TheBudgetBoundsTheFootprint) {
     GridOptions options;
     options.slots = static_cast<int>(pick(1, 4));
     options.max_batch_bytes = static_cast<std::uint64_t>(pick(1, 1 << 22));
-    options.memory_budget = grid::kScratchAllowance + static_cast<std::uint64_t>(pick(1 << 18, 1 << 24));
+    options.memory_budget = static_cast<std::uint64_t>(pick(1 << 16, 1 << 24));
     const std::uint64_t samples = static_cast<std::uint64_t>(pick(1, 5000));
     BatchPlan plan;
     try {
       plan = grid::plan_batches("l", p, Precision{8, false}, Precision{8, true}, samples, options);
     } catch (const Error& e) {
       // Only when one sample per slot does not fit.
-      BatchPlan unlimited = grid::plan_batches("l", p, Precision{8, false}, Precision{8, true}, samples, {});
-      EXPECT_GT(unlimited.weight_bytes + grid::kScratchAllowance +
-                    static_cast<std::uint64_t>(options.slots) * (unlimited.bytes_per_sample + grid::kBins * 8),
-                options.memory_budget)
-          << e.what();
+      BatchPlan one = grid::plan_batches("l", p, Precision{8, false}, Precision{8, true}, samples, {});
+      one.samples_per_batch = 1;
+      one.slots = options.slots;
+      EXPECT_GT(grid::device_layout(one, nullptr).bytes, options.memory_budget) << e.what();
       continue;
     }
+    EXPECT_EQ(plan.device_bytes, grid::device_layout(plan, nullptr).bytes);
     EXPECT_GE(plan.samples_per_batch, 1u);
     EXPECT_LE(plan.device_bytes, options.memory_budget);
     EXPECT_GE(plan.samples_per_batch * plan.batches, samples);
@@ -154,6 +177,127 @@ TEST(GridPlan, TheBudgetBoundsTheFootprint) {
     EXPECT_TRUE(plan.samples_per_batch == 1 ||
                 plan.samples_per_batch * plan.staging_bytes_per_sample <= options.max_batch_bytes);
   }
+}
+
+TEST(GridPlan, TheLayoutKeepsEveryBufferApartAndAligned) {
+  // Every buffer of the arena starts at a multiple of kBufferAlignment, ends
+  // before the next one starts, and the arena is the plan's footprint.
+  std::mt19937_64 rng(11);
+  const std::vector<LayerShape> shapes = {
+      conv_shape(3, 11, 10, 7, 5, 4, 3, 3, Padding{2, 1, 0, 2}, 1),         // folds
+      conv_shape(40, 6, 5, 40, 3, 3, 1, 1, Padding{1, 1, 1, 1}, 40),        // diagonal
+      conv_shape(150, 4, 3, 5, 3, 3, 1, 1, Padding{1, 1, 1, 1}, 1), fc_shape(70, 600)};
+  for (const LayerShape& shape : shapes)
+    for (int registers : {0, 2}) {
+      ProfileConfig config;
+      config.column_registers[static_cast<std::size_t>(Accelerator::laconic)] = registers;
+      config.column_registers[static_cast<std::size_t>(Accelerator::pragmatic)] = registers;
+      config.geometry(Accelerator::pragmatic) = Geometry{1, 2, 5, 70};
+      const LayerParams p = grid::make_params(shape, config);
+      GridOptions options;
+      options.slots = static_cast<int>(1 + rng() % 3);
+      options.max_batch_bytes = 1 + rng() % 4000;
+      const BatchPlan plan = grid::plan_batches("l", p, Precision{16, false}, Precision{8, true}, 7, options);
+      const grid::DeviceLayout layout = grid::device_layout(plan, nullptr);
+      EXPECT_EQ(layout.bytes, plan.device_bytes);
+      // (offset, bytes) of every buffer.
+      std::vector<std::pair<std::uint64_t, std::uint64_t>> buffers;
+      auto add = [&](const void* at, std::uint64_t bytes) {
+        buffers.emplace_back(reinterpret_cast<std::uintptr_t>(at), bytes);
+      };
+      const grid::WeightBuffers& w = layout.weights;
+      add(w.magnitudes, plan.weights.magnitudes);
+      add(w.terms, plan.weights.terms);
+      add(w.term_sums, plan.weights.sums / 2);
+      add(w.nonzero_sums, plan.weights.sums / 2);
+      add(w.folded_terms, plan.weights.folded_terms);
+      add(w.maxima, plan.weights.maxima);
+      add(w.histogram, plan.weights.histogram);
+      const std::uint64_t n = plan.samples_per_batch;
+      const grid::SampleBytes& b = plan.sample;
+      ASSERT_EQ(layout.slots.size(), static_cast<std::size_t>(options.slots));
+      for (const grid::SlotBuffers& s : layout.slots) {
+        add(s.magnitudes, n * b.magnitudes);
+        add(s.terms, n * b.terms);
+        add(s.folded_terms, n * b.folded_terms);
+        add(s.folded_magnitudes, n * b.folded_magnitudes);
+        add(s.window_max, n * b.window_max);
+        add(s.laconic_columns, n * b.laconic_columns);
+        add(s.fc_block_costs, n * b.fc_block_costs);
+        add(s.position_costs, n * b.position_costs);
+        add(s.shifter_scratch, n * b.shifter_scratch);
+        add(s.pragmatic_columns, n * b.pragmatic_columns);
+        add(s.pragmatic_clock, n * b.pragmatic_clock);
+        add(s.laconic_clock, n * b.laconic_clock);
+        add(s.results, grid::kResultHeader * 8 + n * b.accumulators);
+      }
+      std::sort(buffers.begin(), buffers.end());
+      std::uint64_t end = 0, total = 0;
+      for (const auto& [offset, bytes] : buffers) {
+        EXPECT_EQ(offset % grid::kBufferAlignment, 0u);
+        EXPECT_GE(offset, end) << shape.describe();
+        if (bytes != 0) end = offset + bytes;
+        total += bytes;
+      }
+      EXPECT_LE(end, layout.bytes);
+      EXPECT_EQ(total, plan.weight_bytes + static_cast<std::uint64_t>(options.slots) *
+                                               (n * plan.bytes_per_sample + grid::kResultHeader * 8));
+    }
+}
+
+TEST(GridPlan, AVggConvAndItsFcEachFitFourHundredMegabytes) {
+  // VGG-16's conv1_2 (64 channels of 224×224, 3×3, 64 filters) and fc6
+  // (25088 → 4096), 16-bit, 64 images, under --device-memory 400M: each
+  // layer's arena fits; both at once would not (buffers kept from the conv
+  // layer and grown for the fc layer held 511 MiB and more).
+  const std::uint64_t budget = std::uint64_t{400} << 20;
+  GridOptions options;
+  options.memory_budget = budget;
+  const ProfileConfig config;
+  const LayerShape conv = conv_shape(64, 224, 224, 64, 3, 3, 1, 1, Padding{1, 1, 1, 1}, 1);
+  const LayerShape fc = fc_shape(25088, 4096);
+  const BatchPlan conv_plan = grid::plan_batches("conv1_2", grid::make_params(conv, config), Precision{16, false},
+                                                 Precision{16, true}, 64, options);
+  const BatchPlan fc_plan = grid::plan_batches("fc6", grid::make_params(fc, config), Precision{16, false},
+                                               Precision{16, true}, 64, options);
+  EXPECT_LE(conv_plan.device_bytes, budget);
+  EXPECT_LE(fc_plan.device_bytes, budget);
+  EXPECT_GT(conv_plan.device_bytes + fc_plan.device_bytes, budget);
+  EXPECT_GT(fc_plan.weight_bytes, std::uint64_t{3} * 25088 * 4096);  // magnitudes (2 bytes) and terms, and more
+}
+
+TEST(GridEngine, DeviceMemoryStaysWithinTheBudgetAcrossLayers) {
+  // A conv layer whose batches fill the budget, then an fc layer whose
+  // weights alone take most of it: each plan fits, both together do not, so
+  // the backend must let go of the first layer's buffers before it takes the
+  // second's. The emulation holds its arena as the cuda engine holds device
+  // memory and counts the bytes.
+  Case conv{"conv", conv_shape(32, 24, 24, 32, 3, 3, 1, 1, Padding{1, 1, 1, 1}, 1), Geometry{}, 64,
+            Precision{8, false}, Precision{8, true}, 0.5};
+  Case fc{"fc", fc_shape(4096, 1024), Geometry{}, 4, Precision{8, false}, Precision{8, true}, 0.5};
+  const TestLayer conv_layer = random_layer(conv, 51), fc_layer = random_layer(fc, 53);
+  const ProfileConfig config;
+  GridOptions options;
+  options.memory_budget = std::uint64_t{10} << 20;
+  const LayerParams conv_params = grid::make_params(conv.shape, config), fc_params = grid::make_params(fc.shape, config);
+  const std::uint64_t conv_bytes = grid::plan_batches("conv", conv_params, conv.act_precision, conv.weight_precision,
+                                                      conv.samples, options).device_bytes;
+  const std::uint64_t fc_bytes =
+      grid::plan_batches("fc", fc_params, fc.act_precision, fc.weight_precision, fc.samples, options).device_bytes;
+  ASSERT_LE(conv_bytes, options.memory_budget);
+  ASSERT_LE(fc_bytes, options.memory_budget);
+  ASSERT_GT(conv_bytes + fc_bytes, options.memory_budget) << "the case must not fit both layers at once";
+
+  auto backend = grid::make_emulated_backend(options.slots);
+  const grid::Backend& view = *backend;
+  const grid::GridEngine engine(std::move(backend), options, "emulated");
+  const auto cpu = make_cpu_engine();
+  for (const TestLayer* layer : {&conv_layer, &fc_layer, &conv_layer}) {
+    EXPECT_EQ(run(engine, *layer, config), run(*cpu, *layer, config)) << layer->shape.describe();
+    EXPECT_LE(view.bytes_held(), options.memory_budget);
+    EXPECT_LE(view.peak_bytes_held(), options.memory_budget);
+  }
+  EXPECT_EQ(view.peak_bytes_held(), std::max(conv_bytes, fc_bytes));
 }
 
 TEST(GridPlan, ALayerOverTheBudgetNamesItselfAndTheOption) {
@@ -233,15 +377,20 @@ TEST(GridBodies, EveryStepIsCountedOnce) {
   const std::uint64_t samples = 3;
   std::vector<std::uint8_t> window_max(samples * grid::sample_buffers(p, 1).window_max, 1);
   std::vector<std::uint8_t> weight_max(grid::weight_max_count(p), 1);
-  std::vector<std::uint64_t> acc(samples * grid::kAccumulators, 0);
-  for (std::uint64_t i = 0; i < grid::laconic_step_body_count(p, samples); ++i)
-    grid::laconic_step_body(i, p, window_max.data(), weight_max.data(), acc.data());
-  for (std::uint64_t n = 0; n < samples; ++n)
-    EXPECT_EQ(acc[n * grid::kAccumulators + grid::kLaconicCycles], step_plan(shape, geometry, false).steps());
+  std::vector<std::uint64_t> steps(samples, 0);
+  for (std::uint64_t i = 0; i < grid::laconic_step_body_count(p, samples); ++i) {
+    std::uint64_t cost[1] = {0};
+    const std::uint64_t n = grid::laconic_step_cost(i, p, window_max.data(), weight_max.data(), cost);
+    ASSERT_LT(n, samples);
+    EXPECT_EQ(cost[0], 1u);
+    ++steps[n];
+  }
+  for (std::uint64_t n = 0; n < samples; ++n) EXPECT_EQ(steps[n], step_plan(shape, geometry, false).steps());
 }
 
 TEST(GridBodies, StepsFollowTheOrderOfColumnRegisters) {
-  // §8: lane group → window set → filter set → s → r → channel block.
+  // §8: lane group → window set → filter set → s → r → channel block; the
+  // kernels' decoding (fast division) gives the same steps as plain division.
   const LayerShape shape = conv_shape(12, 7, 9, 20, 3, 2, 2, 1, Padding{1, 0, 2, 1}, 2);
   const LayerParams p = params_of(shape, Geometry{2, 3, 5, 4});
   const StepPlan& plan = p.laconic.plan;
@@ -252,15 +401,126 @@ TEST(GridBodies, StepsFollowTheOrderOfColumnRegisters) {
         for (std::int64_t s = 0; s < shape.kernel_width; ++s)
           for (std::int64_t r = 0; r < shape.kernel_height; ++r)
             for (std::int64_t block = 0; block < plan.channel_blocks; ++block, ++k) {
-              const grid::StepAt at = grid::step_at(plan, p.counted, k);
-              ASSERT_EQ(at.group, group) << k;
-              ASSERT_EQ(at.window_set, ws) << k;
-              ASSERT_EQ(at.filter_set, fs) << k;
-              ASSERT_EQ(at.s, s) << k;
-              ASSERT_EQ(at.r, r) << k;
-              ASSERT_EQ(at.block, block) << k;
+              for (const grid::StepAt& at :
+                   {grid::step_at(plan, p.counted, k), grid::step_at(p.laconic, p.by_counted, k)}) {
+                ASSERT_EQ(at.group, group) << k;
+                ASSERT_EQ(at.window_set, ws) << k;
+                ASSERT_EQ(at.filter_set, fs) << k;
+                ASSERT_EQ(at.s, s) << k;
+                ASSERT_EQ(at.r, r) << k;
+                ASSERT_EQ(at.block, block) << k;
+              }
             }
   EXPECT_EQ(k, p.laconic.steps);
+}
+
+TEST(GridBodies, WindowCursorVisitsTheWindowsInOrder) {
+  // Window w = ow·Ho + oh (oh fastest) reads input (oh·σh + r − pt, ow·σw + s − pl).
+  const LayerShape shape = conv_shape(2, 9, 11, 3, 3, 2, 2, 3, Padding{1, 0, 2, 1}, 1);
+  const LayerParams p = params_of(shape, Geometry{1, 1, 5, 1});
+  const grid::LayerDims& d = p.counted;
+  for (std::int64_t first : {std::int64_t{0}, std::int64_t{3}, d.out_h - 1, d.out_h, 2 * d.out_h + 1})
+    for (std::int64_t r = 0; r < d.kernel_h; ++r)
+      for (std::int64_t s = 0; s < d.kernel_w; ++s) {
+        grid::WindowCursor at(d, p.by_counted, first, r, s);
+        for (std::int64_t w = first; w < d.out_h * d.out_w; ++w, at.next(d)) {
+          std::int64_t y = 0, x = 0;
+          const bool inside = grid::window_input(d, w, r, s, &y, &x);
+          ASSERT_EQ(at.y, y) << w;
+          ASSERT_EQ(at.x, x) << w;
+          ASSERT_EQ(at.inside(d), inside) << w;
+        }
+      }
+}
+
+TEST(GridFastDiv, QuotientsAreExactBelowTwoToTheSixtyThree) {
+  std::mt19937_64 rng(5);
+  std::vector<std::uint64_t> divisors = {1, 2, 3, 5, 7, 9, 10, 16, 17, 25, 49, 255, 256, 257, 3136, 12544, 65535,
+                                         65536, 65537, (std::uint64_t{1} << 31) - 1, std::uint64_t{1} << 31,
+                                         (std::uint64_t{1} << 32) + 1, (std::uint64_t{1} << 62) + 3,
+                                         (std::uint64_t{1} << 63) - 1, std::uint64_t{1} << 63,
+                                         (std::uint64_t{1} << 63) + 1, ~std::uint64_t{0}};
+  for (int i = 0; i < 200; ++i) divisors.push_back((rng() >> (rng() % 64)) | 1);
+  for (int i = 0; i < 50; ++i) divisors.push_back((rng() >> (rng() % 64)) << 1 | 2);
+  const std::uint64_t top = (std::uint64_t{1} << 63) - 1;
+  for (std::uint64_t d : divisors) {
+    const grid::FastDiv by(d);
+    std::vector<std::uint64_t> dividends = {0, 1, d - 1, d, d + 1, top, top - 1, top / d * d, top / d * d - 1};
+    for (int i = 0; i < 300; ++i) dividends.push_back(rng() >> (1 + rng() % 63));
+    for (int i = 0; i < 50; ++i) {
+      const std::uint64_t q = rng() >> (1 + rng() % 63);
+      if (q <= top / d) {
+        dividends.push_back(q * d);
+        if (q * d > 0) dividends.push_back(q * d - 1);
+      }
+    }
+    for (std::uint64_t n : dividends) {
+      if (n > top) continue;
+      ASSERT_EQ(by.quotient(n), n / d) << n << " / " << d;
+      std::uint64_t m = n;
+      ASSERT_EQ(static_cast<std::uint64_t>(by.take(m)), n % d) << n << " % " << d;
+      ASSERT_EQ(m, n / d);
+    }
+  }
+  // 0 (an empty dimension) divides like 1.
+  EXPECT_EQ(grid::FastDiv(0).quotient(12345), 12345u);
+}
+
+TEST(GridWarp, KeyedSumsOverAnyActiveLanes) {
+  // Random keys (a few samples, as neighbouring indices have), random 64-bit
+  // values and random partial masks: each key's active lanes are summed
+  // modulo 2^64 and added once; inactive lanes add nothing.
+  std::mt19937_64 rng(7);
+  for (int trial = 0; trial < 2000; ++trial) {
+    grid::EmulatedWarp<3> warp;
+    const int mode = trial % 4;
+    warp.active = mode == 0 ? 0xFFFFFFFFu : static_cast<std::uint32_t>(rng());
+    if (mode == 3) warp.active &= (1u << (rng() % 32)) - 1;  // a tail: the lanes below some index
+    const std::uint64_t keys = 1 + rng() % 4;
+    std::vector<std::uint64_t> expected(keys * grid::kAccumulators, 0);
+    for (int l = 0; l < grid::kWarpLanes; ++l) {
+      warp.keys[l] = rng() % keys;
+      for (int j = 0; j < 3; ++j) {
+        const int width = static_cast<int>(rng() % 65);
+        warp.values[l][j] = width == 64 ? rng() : rng() & ((std::uint64_t{1} << width) - 1);
+        if ((warp.active >> l & 1u) != 0)
+          expected[warp.keys[l] * grid::kAccumulators + grid::kLaconicWork + static_cast<std::uint64_t>(j)] +=
+              warp.values[l][j];
+      }
+    }
+    std::vector<std::uint64_t> acc(expected.size(), 0);
+    warp.add_all(grid::kLaconicWork, acc.data());
+    ASSERT_EQ(acc, expected) << "trial " << trial << ", mask " << std::hex << warp.active;
+  }
+  // One add per key: a sum that counts the adders.
+  grid::EmulatedWarp<1> ones;
+  ones.active = 0xF0F0F0F0u;
+  for (int l = 0; l < grid::kWarpLanes; ++l) {
+    ones.keys[l] = static_cast<std::uint64_t>(l % 3);
+    ones.values[l][0] = 1;
+  }
+  std::vector<std::uint64_t> acc(3 * grid::kAccumulators, 0);
+  ones.add_all(grid::kLaconicCycles, acc.data());
+  for (int key = 0; key < 3; ++key) {
+    int lanes = 0;
+    for (int l = 0; l < grid::kWarpLanes; ++l) lanes += (ones.active >> l & 1u) != 0 && l % 3 == key;
+    EXPECT_EQ(acc[static_cast<std::size_t>(key * grid::kAccumulators + grid::kLaconicCycles)],
+              static_cast<std::uint64_t>(lanes));
+  }
+  // Step costs (below 2^21) in one part, scaled once per key (Pragmatic's
+  // filter sets).
+  grid::EmulatedWarp<1> costs;
+  costs.active = 0x7FFFFFFEu;
+  std::vector<std::uint64_t> expected(2 * grid::kAccumulators, 0);
+  for (int l = 0; l < grid::kWarpLanes; ++l) {
+    costs.keys[l] = l < 20 ? 0 : 1;
+    costs.values[l][0] = rng() % 1025;
+    if ((costs.active >> l & 1u) != 0)
+      expected[costs.keys[l] * grid::kAccumulators + grid::kPragmaticCycles] += 7 * costs.values[l][0];
+  }
+  std::vector<std::uint64_t> step_acc(expected.size(), 0);
+  costs.add_all<1>(grid::kPragmaticCycles, step_acc.data(), 7);
+  EXPECT_EQ(step_acc, expected);
 }
 
 TEST(GridBodies, PragmaticPositionCostsAreTheShifterOverTheBlocksLanes) {
@@ -344,6 +604,10 @@ TEST(GridEngine, ColumnClocksFoldAndDiagonalMappingOverAnyBatching) {
       {"diagonal", conv_shape(20, 6, 5, 40, 3, 3, 1, 1, Padding{1, 1, 1, 1}, 20), Geometry{1, 3, 4, 5}, 5,
        Precision{16, false}, Precision{16, true}, 0.3},
       {"fc", fc_shape(45, 20), Geometry{2, 3, 5, 4}, 5, Precision{8, false}, Precision{8, true}, 0.3},
+      // More than kClockLocalWords clock words: the clocks in their buffers.
+      {"wide columns", conv_shape(5, 9, 9, 6, 3, 3, 1, 1, Padding{1, 1, 1, 1}, 1), Geometry{1, 2, 70, 3}, 3,
+       Precision{8, false}, Precision{8, true}, 0.3},
+      {"fc wide columns", fc_shape(45, 300), Geometry{1, 2, 70, 3}, 3, Precision{8, false}, Precision{8, true}, 0.3},
   };
   for (const Case& c : cases) {
     const TestLayer layer = random_layer(c, 41);

@@ -210,6 +210,7 @@ class ColumnClock {
   }
   // One step: cost(c) is d_c(k) for c in [0, Ct): at least 1 for a column
   // that holds a window, 0 for an idle one.
+  LACONIC_HOST_DEVICE_TEMPLATE
   template <class Cost>
   LACONIC_HOST_DEVICE void step(Cost cost) {
     // M(k−1−R) sits in the slot M(k) is about to take (a ring of R + 1).
@@ -242,6 +243,7 @@ class ColumnClock {
 // set, channel block by channel block), block i costing cost(i) cycles, to
 // columns rotating over `columns`; busy[0..columns) is scratch. Returns the
 // layer's cycles, max(busy).
+LACONIC_HOST_DEVICE_TEMPLATE
 template <class Cost>
 LACONIC_HOST_DEVICE std::uint64_t fc_recurrence(std::uint64_t blocks, std::int64_t columns, std::uint64_t* busy,
                                                 Cost cost) {
