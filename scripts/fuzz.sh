@@ -19,7 +19,7 @@ build=$(realpath -m "${BUILD_DIR:-$root/build-fuzz}")
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(npy manifest dnnsim)
+[ ${#targets[@]} -gt 0 ] || targets=(npy npz manifest dnnsim)
 
 cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER="${FUZZ_CXX:-clang++}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DLACONIC_FUZZ=ON -DLACONIC_ENABLE_CUDA=OFF -DLACONIC_BUILD_TESTS=OFF >/dev/null
