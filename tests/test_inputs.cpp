@@ -19,6 +19,7 @@
 #include "laconic/network.hpp"
 #include "laconic/npz.hpp"
 #include "laconic/profile.hpp"
+#include "laconic/synth.hpp"
 #include "test_util.hpp"
 
 namespace laconic {
@@ -465,6 +466,36 @@ TEST(WrongPath, TheCliAnswersWithThePathToUse) {
       {"profile", (kCases / "dnnsim-slash-names" / "models" / "googlenet_mini" / "model.csv").string(), "-q"}, scratch);
   EXPECT_EQ(csv.status, 0) << csv.describe();
   EXPECT_TRUE(test::contains(csv.out, "inception_3a/3x3")) << csv.describe();
+}
+
+// ---------------------------------------------------------------------------
+// synth --compress: the same network as deflated .npz archives.
+
+TEST(SynthCompress, WritesNpzThatProfilesTheSame) {
+  TempDir dir;
+  SynthOptions o;
+  o.architecture = "tiny";
+  o.samples = 3;
+  o.samples_per_file = 2;
+  o.bits = 8;
+  o.out_dir = dir.file("npy");
+  const std::string plain = write_synthetic_network(o);
+  o.out_dir = dir.file("npz");
+  o.compress = true;
+  const std::string compressed = write_synthetic_network(o);
+  std::size_t archives = 0;
+  for (const auto& e : fs::directory_iterator(dir.file("npz"))) {
+    EXPECT_NE(e.path().extension(), ".npy") << e.path();
+    archives += e.path().extension() == ".npz";
+  }
+  EXPECT_GT(archives, 0u);
+  const NetworkResult a = profile(load_network(plain));
+  const NetworkResult b = profile(load_network(compressed));
+  EXPECT_TRUE(compare_results(a, b).empty());
+  // DNNsim reads .npy files only.
+  o.dnnsim_layout = true;
+  o.out_dir = dir.file("dnnsim");
+  EXPECT_TRUE(throws_error([&] { write_synthetic_network(o); }, {"DNNsim reads .npy traces only"}));
 }
 
 }  // namespace
