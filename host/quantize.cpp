@@ -102,6 +102,31 @@ std::string value_text(T v) {
   return out.str();
 }
 
+// The error for a code outside the declared width (less its zero point zp,
+// giving v): kept out of line so that the check stays in the loop.
+template <typename T>
+[[noreturn]] __attribute__((noinline, cold)) void width_error(const NpyArray& file, std::uint64_t element, T raw,
+                                                              std::int64_t zp, std::int64_t v, bool overflow,
+                                                              const std::string& width_text, const std::string& label) {
+  std::string what;
+  if (overflow) what = "less its zero point " + std::to_string(zp) + " overflows 64 bits";
+  else if (zp != 0)
+    what = "less its zero point " + std::to_string(zp) + " is " + std::to_string(v) + ", outside the declared " +
+           width_text;
+  else what = "is outside the declared " + width_text;
+  throw Error(file.path() + ": element " + element_index(file, element) + " = " + value_text(raw) + " " + what +
+              " (" + label + ")");
+}
+
+// The error for a value that cannot be quantized: "<what><extra>".
+template <typename T>
+[[noreturn]] __attribute__((noinline, cold)) void value_error(const NpyArray& file, std::uint64_t element, T raw,
+                                                              const char* what, const std::string& extra,
+                                                              const std::string& label) {
+  throw Error(file.path() + ": element " + element_index(file, element) + " = " + value_text(raw) + " " + what +
+              extra + " (" + label + ")");
+}
+
 // Calls fn(items, first', n) over elements [first, first + count) of `file`
 // in blocks, the items in the host's byte order and C order: in place when
 // the data is mapped and contiguous, else through a buffer of 16384 items.
@@ -195,10 +220,6 @@ void NpyTensorSource::convert(const NpyArray& file, std::uint64_t global_first, 
                               std::uint64_t count, std::int64_t* out) const {
   const Quantization& q = quantization_;
   const Precision& p = q.precision;
-  auto fail_at = [&](std::uint64_t element, const std::string& value, const std::string& what) {
-    throw Error(file.path() + ": element " + element_index(file, element) + " = " + value + " " + what + " (" +
-                label_ + ")");
-  };
   // `dnnsim` bounds magnitudes as its fixed point clips them (§7a); every
   // other mode uses the declared two's-complement (or unsigned) range.
   const bool magnitude_bound = q.mode == QuantizeMode::dnnsim;
@@ -209,24 +230,17 @@ void NpyTensorSource::convert(const NpyArray& file, std::uint64_t global_first, 
       magnitude_bound ? std::to_string(p.bits) + "-bit magnitude range " + std::to_string(lowest) + ".." +
                             std::to_string(highest)
                       : describe_precision(p);
-  auto zero_point = [&](std::uint64_t element) -> std::int64_t {
-    if (q.zero_points.empty()) return 0;
-    return q.zero_points[static_cast<std::size_t>((global_first - first + element) / zero_point_slice_)];
-  };
+  const bool has_zero_points = !q.zero_points.empty();
+  const auto lowest_value = static_cast<double>(lowest), highest_value = static_cast<double>(highest);
   // An integer code (or an integral float) less its zero point, checked
-  // against the declared width.
-  auto checked = [&](std::uint64_t element, std::int64_t code, const std::string& shown) {
-    std::int64_t v = code;
-    const std::int64_t zp = zero_point(element);
-    if (zp != 0 && __builtin_sub_overflow(code, zp, &v))
-      fail_at(element, shown, "less its zero point " + std::to_string(zp) + " overflows 64 bits");
-    if (v < lowest || v > highest) {
-      if (zp != 0)
-        fail_at(element, shown,
-                "less its zero point " + std::to_string(zp) + " is " + std::to_string(v) +
-                    ", outside the declared " + width_text);
-      fail_at(element, shown, "is outside the declared " + width_text);
+  // against the declared width; `raw` is the stored value, for messages only.
+  auto checked = [&](std::uint64_t element, std::int64_t code, auto raw) {
+    std::int64_t v = code, zp = 0;
+    if (has_zero_points) {
+      zp = q.zero_points[static_cast<std::size_t>((global_first - first + element) / zero_point_slice_)];
+      if (__builtin_sub_overflow(code, zp, &v)) width_error(file, element, raw, zp, v, true, width_text, label_);
     }
+    if (__builtin_expect(v < lowest || v > highest, 0)) width_error(file, element, raw, zp, v, false, width_text, label_);
     return v;
   };
   auto integers = [&](auto tag) {
@@ -240,12 +254,12 @@ void NpyTensorSource::convert(const NpyArray& file, std::uint64_t global_first, 
           code = raw.byte != 0 ? 1 : 0;
         } else if constexpr (std::is_same_v<T, std::uint64_t>) {
           if (raw > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
-            fail_at(at + i, value_text(raw), "is outside the declared " + width_text);
+            width_error(file, at + i, raw, 0, 0, false, width_text, label_);
           code = static_cast<std::int64_t>(raw);
         } else {
           code = static_cast<std::int64_t>(raw);
         }
-        o[i] = checked(at + i, code, value_text(raw));
+        o[i] = checked(at + i, code, raw);
       }
     });
   };
@@ -285,23 +299,43 @@ void NpyTensorSource::convert(const NpyArray& file, std::uint64_t global_first, 
       return;
     }
     // dnnsim: integral tensors keep their values, others are fixed point.
+    // One loop per case, so that each stays tight.
     const bool fixed = q.mode == QuantizeMode::fixed || (q.mode == QuantizeMode::dnnsim && !all_integral());
     for_blocks(file, first, count, [&](const std::byte* items, std::uint64_t at, std::uint64_t n) {
       std::int64_t* o = out + (at - first);
-      for (std::uint64_t i = 0; i < n; ++i) {
-        const T raw = load<T>(items, i);
+      auto finite = [&](std::uint64_t i, T raw) {
         const double x = as_double(raw);
-        if (!std::isfinite(x)) fail_at(at + i, value_text(raw), "is not a finite number");
-        if (fixed) {
-          const std::int64_t v = quantize_fixed(x, q.int_bits, q.frac_bits, true);
+        if (!std::isfinite(x)) value_error(file, at + i, raw, "is not a finite number", "", label_);
+        return x;
+      };
+      auto integral = [&](std::uint64_t i, T raw) {
+        const double x = finite(i, raw);
+        if (x != std::floor(x)) value_error(file, at + i, raw, "is not an integer", advice_, label_);
+        return x;
+      };
+      if (fixed) {
+        for (std::uint64_t i = 0; i < n; ++i) {
+          const T raw = load<T>(items, i);
+          const std::int64_t v = quantize_fixed(finite(i, raw), q.int_bits, q.frac_bits, true);
           if (!p.is_signed && v < 0)
-            fail_at(at + i, value_text(raw), "is negative but the tensor is declared unsigned");
+            value_error(file, at + i, raw, "is negative but the tensor is declared unsigned", "", label_);
           o[i] = v;
-        } else {  // integral, or dnnsim on an integral tensor
-          if (x != std::floor(x)) fail_at(at + i, value_text(raw), "is not an integer" + advice_);
+        }
+      } else if (!has_zero_points) {  // integral, or dnnsim on an integral tensor
+        const double lo = lowest_value, hi = highest_value;  // in registers, not reloaded
+        for (std::uint64_t i = 0; i < n; ++i) {
+          const T raw = load<T>(items, i);
+          const double x = integral(i, raw);
+          if (x < lo || x > hi) width_error(file, at + i, raw, 0, 0, false, width_text, label_);
+          o[i] = static_cast<std::int64_t>(x);
+        }
+      } else {
+        for (std::uint64_t i = 0; i < n; ++i) {
+          const T raw = load<T>(items, i);
+          const double x = integral(i, raw);
           // Beyond ±2^63 the cast is undefined: such a value is outside every width.
-          if (!(std::fabs(x) < 9.2e18)) fail_at(at + i, value_text(raw), "is outside the declared " + width_text);
-          o[i] = checked(at + i, static_cast<std::int64_t>(x), value_text(raw));
+          if (!(std::fabs(x) < 9.2e18)) width_error(file, at + i, raw, 0, 0, false, width_text, label_);
+          o[i] = checked(at + i, static_cast<std::int64_t>(x), raw);
         }
       }
     });
