@@ -667,22 +667,23 @@ NpyArray NpyArray::make(std::string name, std::shared_ptr<const detail::ArraySto
   if (const std::byte* mapped = storage->mapped()) {
     array.header_ = parse_npy_header(mapped, static_cast<std::size_t>(stream_size), path);
   } else {
-    // Unmapped (deflated): the preamble first, then the header it announces.
-    // NumPy's headers are a few hundred bytes; a 16 MiB one is corrupt.
+    // Unmapped (deflated): the first 4 KiB, which hold NumPy's headers, and
+    // more only when the header length asks for it. A 16 MiB header is corrupt.
     constexpr std::size_t kMaxHeader = std::size_t{16} << 20;
-    std::vector<unsigned char> head(static_cast<std::size_t>(std::min<std::uint64_t>(stream_size, 12)));
+    std::vector<unsigned char> head(static_cast<std::size_t>(std::min<std::uint64_t>(stream_size, 4096)));
     storage->read(0, head.size(), head.data());
     std::size_t wanted = head.size();
-    if (head.size() >= 10 && std::memcmp(head.data(), kMagic, kMagicSize) == 0 && head[6] >= 1 && head[6] <= 3 &&
+    if (head.size() >= 12 && std::memcmp(head.data(), kMagic, kMagicSize) == 0 && head[6] >= 1 && head[6] <= 3 &&
         head[7] == 0) {
       const std::size_t length_field = head[6] == 1 ? 2 : 4;
-      if (head.size() >= kMagicSize + 2 + length_field)
-        wanted = kMagicSize + 2 + length_field + read_le(head.data() + kMagicSize + 2, length_field);
+      wanted = std::max(wanted, kMagicSize + 2 + length_field + read_le(head.data() + kMagicSize + 2, length_field));
     }
     if (wanted > kMaxHeader) fail(path, "a .npy header of " + std::to_string(wanted) + " bytes: corrupt");
     wanted = static_cast<std::size_t>(std::min<std::uint64_t>(wanted, stream_size));
-    head.resize(wanted);
-    storage->read(0, wanted, head.data());
+    if (wanted > head.size()) {
+      head.resize(wanted);
+      storage->read(0, wanted, head.data());
+    }
     array.header_ = parse_npy_header(head.data(), head.size(), path);
   }
   const NpyHeader& header = array.header_;
