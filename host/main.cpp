@@ -347,6 +347,7 @@ int run_synth(int argc, char** argv) {
     ("weight-zero-fraction", "Fraction of zero weights", cxxopts::value<std::string>()->default_value("0.02"))
     ("seed", "Random seed", cxxopts::value<std::string>()->default_value("1"))
     ("dnnsim", "Write DNNsim's layout (models/<net>/model.csv, net_traces/<net>/*.npy as float32)")
+    ("compress", "Write each trace as a deflated .npz (as np.savez_compressed does) instead of a .npy")
     ("fit", "Draw values from the statistics of a real network (manifest or DNNsim directory): per layer, "
             "by relative depth, its zero fraction, negative share and magnitude distribution",
      cxxopts::value<std::string>())
@@ -379,6 +380,7 @@ int run_synth(int argc, char** argv) {
   o.weight_zero_fraction = laconic::cli::fraction(r, "weight-zero-fraction");
   o.seed = static_cast<std::uint64_t>(laconic::cli::whole_number(r, "seed", 0));
   o.dnnsim_layout = r.count("dnnsim") > 0;
+  o.compress = r.count("compress") > 0;
   if (r.count("fit")) {
     if (r.count("zero-fraction") || r.count("weight-zero-fraction"))
       throw UsageError("--fit takes the zero fractions from the fitted network; leave out --zero-fraction");

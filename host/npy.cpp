@@ -1,6 +1,8 @@
 // NumPy .npy reading (memory-mapped) and writing. The header dict is parsed by
 // a small recursive-descent reader for the Python literal subset NumPy writes,
 // so no Python is needed and malformed input is an error, never a guess.
+// Reading goes through detail::ArrayStorage, so that the members of an .npz
+// archive (npz.cpp) are read by the same code as .npy files.
 
 #include "laconic/npy.hpp"
 
@@ -11,18 +13,22 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <system_error>
+#include <tuple>
 #include <utility>
 
 #include "laconic/error.hpp"
 #include "laconic/file_io.hpp"
+#include "mapped_file.hpp"
 
 namespace laconic {
 
-// "=" and "|" (native byte order) are accepted as little-endian below.
+// "=" and "|" (native byte order) are taken as little-endian below, and
+// big-endian data is swapped on reading.
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "laconic's .npy support assumes a little-endian host");
 
 namespace {
@@ -32,9 +38,12 @@ constexpr std::size_t kMagicSize = sizeof(kMagic) - 1;
 // NumPy pads headers so data starts at a multiple of 64 (16 in old files).
 // Only the writer uses it: readers copy values out with memcpy.
 constexpr std::size_t kDataAlignment = 64;
-constexpr const char* kSupportedDTypes = "i1, u1, i2, u2, i4, u4, f4, f8";
-constexpr DType kAllDTypes[] = {DType::i1, DType::u1, DType::i2, DType::u2,
-                                DType::i4, DType::u4, DType::f4, DType::f8};
+constexpr const char* kSupportedDTypes = "b1, i1, u1, i2, u2, i4, u4, i8, u8, f2, f4, f8";
+constexpr DType kAllDTypes[] = {DType::b1, DType::i1, DType::u1, DType::i2, DType::u2, DType::i4,
+                                DType::u4, DType::i8, DType::u8, DType::f2, DType::f4, DType::f8};
+// Zip local-file and end-of-central-directory signatures: an .npz archive.
+constexpr char kZipMagic[] = "PK\x03\x04";
+constexpr char kEmptyZipMagic[] = "PK\x05\x06";
 
 [[noreturn]] void fail(const std::string& what, const std::string& problem) {
   throw Error(what + ": " + problem);
@@ -317,7 +326,8 @@ std::string unsupported_dtype(const std::string& shown, const std::string& detai
          kSupportedDTypes + "; convert with e.g. arr.astype('<f4') or arr.astype('<i4'))";
 }
 
-DType parse_descr(const PyValue& descr, std::string_view header_text, const std::string& what) {
+// The dtype and whether its items are big-endian.
+std::pair<DType, bool> parse_descr(const PyValue& descr, std::string_view header_text, const std::string& what) {
   const std::string source = printable(header_text.substr(descr.begin, descr.end - descr.begin), 80);
   if (descr.kind == PyValue::Kind::list) {
     fail(what, unsupported_dtype(source, "structured dtypes are not supported"));
@@ -336,11 +346,7 @@ DType parse_descr(const PyValue& descr, std::string_view header_text, const std:
   }
   DType dtype{};
   if (!dtype_from_code(text, dtype)) fail(what, unsupported_dtype(source));
-  if (order == '>') {
-    fail(what, "big-endian dtype " + source + " is not supported; convert with arr.astype('<" +
-                   std::string(to_string(dtype)) + "')");
-  }
-  return dtype;
+  return {dtype, order == '>' && item_size(dtype) > 1};
 }
 
 std::vector<std::uint64_t> parse_shape(const PyValue& shape, std::string_view header_text,
@@ -378,10 +384,6 @@ void check_byte_size(const std::vector<std::uint64_t>& shape, DType dtype, const
   }
 }
 
-void unmap(void* map, std::size_t size) {
-  if (map != nullptr) ::munmap(map, size);
-}
-
 class FileDescriptor {
  public:
   explicit FileDescriptor(int fd) : fd_(fd) {}
@@ -404,6 +406,8 @@ class FileDescriptor {
 std::string npy_descr(DType dtype) {
   return (item_size(dtype) == 1 ? "|" : "<") + std::string(to_string(dtype));
 }
+
+}  // namespace
 
 // Magic, version, header length and the padded header dict: everything
 // before the data.
@@ -429,30 +433,32 @@ std::string npy_preamble(DType dtype, const std::vector<std::uint64_t>& shape) {
   throw Error("shape " + shape_to_string(shape) + " has too many dimensions for a .npy header");
 }
 
-}  // namespace
-
 // ---------------------------------------------------------------------------
 
 std::size_t item_size(DType dtype) { return static_cast<std::size_t>(bit_width(dtype) / 8); }
 
-bool is_float(DType dtype) { return dtype == DType::f4 || dtype == DType::f8; }
+bool is_float(DType dtype) { return dtype == DType::f2 || dtype == DType::f4 || dtype == DType::f8; }
 
 bool is_signed(DType dtype) {
-  return dtype == DType::i1 || dtype == DType::i2 || dtype == DType::i4 || is_float(dtype);
+  return dtype == DType::i1 || dtype == DType::i2 || dtype == DType::i4 || dtype == DType::i8 || is_float(dtype);
 }
 
 int bit_width(DType dtype) {
   switch (dtype) {
+    case DType::b1:
     case DType::i1:
     case DType::u1:
       return 8;
     case DType::i2:
     case DType::u2:
+    case DType::f2:
       return 16;
     case DType::i4:
     case DType::u4:
     case DType::f4:
       return 32;
+    case DType::i8:
+    case DType::u8:
     case DType::f8:
       return 64;
   }
@@ -461,16 +467,37 @@ int bit_width(DType dtype) {
 
 std::string_view to_string(DType dtype) {
   switch (dtype) {
+    case DType::b1: return "b1";
     case DType::i1: return "i1";
     case DType::u1: return "u1";
     case DType::i2: return "i2";
     case DType::u2: return "u2";
     case DType::i4: return "i4";
     case DType::u4: return "u4";
+    case DType::i8: return "i8";
+    case DType::u8: return "u8";
+    case DType::f2: return "f2";
     case DType::f4: return "f4";
     case DType::f8: return "f8";
   }
   throw std::invalid_argument("laconic: invalid DType value " + std::to_string(static_cast<int>(dtype)));
+}
+
+float half_to_float(std::uint16_t bits) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(bits >> 15) << 31;
+  const std::uint32_t exponent = (bits >> 10) & 0x1f;
+  const std::uint32_t mantissa = bits & 0x3ff;
+  if (exponent == 0) {
+    // Zero or subnormal: mantissa · 2^−24, exact in binary32.
+    const float magnitude = std::ldexp(static_cast<float>(mantissa), -24);
+    return sign != 0 ? -magnitude : magnitude;
+  }
+  std::uint32_t out;
+  if (exponent == 31) out = sign | 0x7f800000u | (mantissa << 13);  // inf, NaN (payload kept)
+  else out = sign | ((exponent + 127 - 15) << 23) | (mantissa << 13);
+  float f;
+  std::memcpy(&f, &out, sizeof f);
+  return f;
 }
 
 std::string shape_to_string(const std::vector<std::uint64_t>& shape) {
@@ -507,7 +534,13 @@ std::uint64_t NpyHeader::data_bytes() const {
 NpyHeader parse_npy_header(const void* bytes, std::size_t size, const std::string& what) {
   const auto* p = static_cast<const unsigned char*>(bytes);
   if (size == 0) fail(what, "empty (0 bytes), not a .npy file");
-  if (std::memcmp(p, kMagic, std::min(size, kMagicSize)) != 0) fail(what, "not a .npy file (bad magic)");
+  if (std::memcmp(p, kMagic, std::min(size, kMagicSize)) != 0) {
+    if (size >= 4 && (std::memcmp(p, kZipMagic, 4) == 0 || std::memcmp(p, kEmptyZipMagic, 4) == 0)) {
+      fail(what, "not a .npy file but a zip archive (an .npz, as np.savez writes); name it in a manifest as "
+                 "\"file.npz\" (one array) or \"file.npz:name\"");
+    }
+    fail(what, "not a .npy file (bad magic)");
+  }
   if (size < kMagicSize) {
     fail(what, "too short to be a .npy file (" + std::to_string(size) + " bytes)");
   }
@@ -558,48 +591,106 @@ NpyHeader parse_npy_header(const void* bytes, std::size_t size, const std::strin
     if (value == nullptr) fail(what, std::string("malformed header: missing key '") + name + "'");
   }
 
-  header.dtype = parse_descr(*descr, text, what);
+  std::tie(header.dtype, header.big_endian) = parse_descr(*descr, text, what);
   header.shape = parse_shape(*shape, text, what);
   if (fortran_order->kind != PyValue::Kind::boolean) {
     fail(what, "malformed header: 'fortran_order' must be True or False, not " +
                    printable(text.substr(fortran_order->begin, fortran_order->end - fortran_order->begin), 80));
   }
   header.fortran_order = fortran_order->truth;
-  if (header.fortran_order) {
-    fail(what, "Fortran-order (column-major) arrays are not supported; save with "
-               "np.save(path, np.ascontiguousarray(arr))");
-  }
   check_byte_size(header.shape, header.dtype, what);
   return header;
 }
 
 // ---------------------------------------------------------------------------
+// Storage in a mapped file.
 
-NpyArray NpyArray::open(const std::string& path) {
+namespace detail {
+
+std::shared_ptr<const MappedFile> MappedFile::open(const std::string& path, const std::string& expected) {
   // O_NONBLOCK: opening a FIFO by mistake must fail below, not hang.
   FileDescriptor fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
   if (fd.get() < 0) fail(path, "cannot open: " + errno_text(errno));
   struct stat info {};
   if (::fstat(fd.get(), &info) != 0) fail(path, "cannot stat: " + errno_text(errno));
-  if (S_ISDIR(info.st_mode)) fail(path, "is a directory, not a .npy file");
+  if (S_ISDIR(info.st_mode)) fail(path, "is a directory, not " + expected);
   if (!S_ISREG(info.st_mode)) fail(path, "not a regular file");
-  if (info.st_size == 0) fail(path, "empty file (0 bytes), not a .npy file");
-  const auto file_size = static_cast<std::size_t>(info.st_size);
-
-  NpyArray array;
-  array.path_ = path;
+  if (info.st_size == 0) fail(path, "empty file (0 bytes), not " + expected);
+  std::shared_ptr<MappedFile> file(new MappedFile);
+  file->path_ = path;
+  file->size_ = static_cast<std::size_t>(info.st_size);
   // The mapping outlives the descriptor. If the file is truncated while
   // mapped, reading the lost pages raises SIGBUS; nothing portable avoids it.
-  void* map = ::mmap(nullptr, file_size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+  void* map = ::mmap(nullptr, file->size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
   if (map == MAP_FAILED) fail(path, "cannot map into memory: " + errno_text(errno));
-  array.map_ = map;  // from here the destructor unmaps on every error
-  array.map_size_ = file_size;
+  file->map_ = map;
+  file->data_ = static_cast<const std::byte*>(map);
+  return file;
+}
 
-  array.header_ = parse_npy_header(map, file_size, path);
-  const std::uint64_t data_bytes = array.header_.data_bytes();
-  const std::uint64_t file_data_bytes = file_size - array.header_.data_offset;
-  const std::string described = "shape " + shape_to_string(array.header_.shape) + ", dtype " +
-                                std::string(to_string(array.header_.dtype));
+MappedFile::~MappedFile() {
+  if (map_ != nullptr) ::munmap(map_, size_);
+}
+
+void MappedFile::read(std::uint64_t offset, std::size_t n, void* out) const {
+  if (offset > size_ || n > size_ - offset) fail(path_, "read past the end of the file");
+  if (n > 0) std::memcpy(out, data_ + offset, n);
+}
+
+void MappedSlice::read(std::uint64_t offset, std::size_t n, void* out) const {
+  if (offset > size_ || n > size_ - offset) fail(file_->path(), "read past the end of an archive member");
+  if (n > 0) std::memcpy(out, data_ + offset, n);
+}
+
+}  // namespace detail
+
+// ---------------------------------------------------------------------------
+// NpyArray
+
+NpyArray NpyArray::open(const std::string& path) {
+  auto file = detail::MappedFile::open(path, "a .npy file");
+  const std::uint64_t size = file->size();
+  return make(path, std::move(file), size);
+}
+
+NpyArray NpyArray::from_storage(std::string name, std::shared_ptr<const detail::ArrayStorage> storage) {
+  const std::uint64_t size = storage->size();
+  if (size == 0) fail(name, "empty (0 bytes), not a .npy array");
+  return make(std::move(name), std::move(storage), size);
+}
+
+NpyArray NpyArray::make(std::string name, std::shared_ptr<const detail::ArrayStorage> storage,
+                        std::uint64_t stream_size) {
+  NpyArray array;
+  array.path_ = std::move(name);
+  const std::string& path = array.path_;
+  if (const std::byte* mapped = storage->mapped()) {
+    array.header_ = parse_npy_header(mapped, static_cast<std::size_t>(stream_size), path);
+  } else {
+    // Unmapped (deflated): the first 4 KiB, which hold NumPy's headers, and
+    // more only when the header length asks for it. A 16 MiB header is corrupt.
+    constexpr std::size_t kMaxHeader = std::size_t{16} << 20;
+    std::vector<unsigned char> head(static_cast<std::size_t>(std::min<std::uint64_t>(stream_size, 4096)));
+    storage->read(0, head.size(), head.data());
+    std::size_t wanted = head.size();
+    if (head.size() >= 12 && std::memcmp(head.data(), kMagic, kMagicSize) == 0 && head[6] >= 1 && head[6] <= 3 &&
+        head[7] == 0) {
+      const std::size_t length_field = head[6] == 1 ? 2 : 4;
+      wanted = std::max(wanted, kMagicSize + 2 + length_field + read_le(head.data() + kMagicSize + 2, length_field));
+    }
+    if (wanted > kMaxHeader) fail(path, "a .npy header of " + std::to_string(wanted) + " bytes: corrupt");
+    wanted = static_cast<std::size_t>(std::min<std::uint64_t>(wanted, stream_size));
+    if (wanted > head.size()) {
+      head.resize(wanted);
+      storage->read(0, wanted, head.data());
+    }
+    array.header_ = parse_npy_header(head.data(), head.size(), path);
+  }
+  const NpyHeader& header = array.header_;
+  const std::uint64_t data_bytes = header.data_bytes();
+  const std::uint64_t file_data_bytes = stream_size - header.data_offset;
+  const std::string described =
+      "shape " + shape_to_string(header.shape) + ", dtype " + std::string(to_string(header.dtype));
   if (file_data_bytes < data_bytes) {
     fail(path, "truncated: header promises " + std::to_string(data_bytes) + " bytes of data (" + described +
                    "), file has " + std::to_string(file_data_bytes));
@@ -609,30 +700,110 @@ NpyArray NpyArray::open(const std::string& path) {
                    std::to_string(data_bytes) + " bytes of data the header describes (" + described +
                    "); the file may be corrupt or not written by NumPy");
   }
-  array.data_ = static_cast<const std::byte*>(map) + array.header_.data_offset;
+  // Fortran and C order differ only when two or more axes are longer than 1.
+  const auto long_axes = std::count_if(header.shape.begin(), header.shape.end(), [](std::uint64_t d) { return d > 1; });
+  if (header.fortran_order && long_axes > 1 && header.elements() > 0) {
+    std::uint64_t stride = 1;
+    for (std::uint64_t dim : header.shape) {
+      array.fortran_strides_.push_back(stride);
+      stride *= dim;  // no overflow: the product is elements(), checked above
+    }
+  }
+  if (const std::byte* mapped = storage->mapped()) array.data_ = mapped + header.data_offset;
+  array.contiguous_ = array.data_ != nullptr && array.fortran_strides_.empty() && !header.big_endian;
+  array.storage_ = std::move(storage);
   return array;
 }
 
 NpyArray::NpyArray(NpyArray&& other) noexcept
     : path_(std::move(other.path_)),
       header_(std::move(other.header_)),
-      map_(std::exchange(other.map_, nullptr)),
-      map_size_(std::exchange(other.map_size_, 0)),
-      data_(std::exchange(other.data_, nullptr)) {}
+      storage_(std::move(other.storage_)),
+      data_(std::exchange(other.data_, nullptr)),
+      contiguous_(std::exchange(other.contiguous_, false)),
+      fortran_strides_(std::move(other.fortran_strides_)) {}
 
 NpyArray& NpyArray::operator=(NpyArray&& other) noexcept {
   if (this != &other) {
-    unmap(map_, map_size_);
     path_ = std::move(other.path_);
     header_ = std::move(other.header_);
-    map_ = std::exchange(other.map_, nullptr);
-    map_size_ = std::exchange(other.map_size_, 0);
+    storage_ = std::move(other.storage_);
     data_ = std::exchange(other.data_, nullptr);
+    contiguous_ = std::exchange(other.contiguous_, false);
+    fortran_strides_ = std::move(other.fortran_strides_);
   }
   return *this;
 }
 
-NpyArray::~NpyArray() { unmap(map_, map_size_); }
+namespace {
+
+void swap_bytes(std::byte* items, std::uint64_t count, std::size_t item) {
+  for (std::uint64_t i = 0; i < count; ++i, items += item) std::reverse(items, items + item);
+}
+
+}  // namespace
+
+void NpyArray::read(std::uint64_t first, std::uint64_t count, void* out) const {
+  const std::uint64_t total = size();
+  if (first > total || count > total - first) {
+    fail(path_, "read of elements " + std::to_string(first) + "+" + std::to_string(count) + " past the end (" +
+                    std::to_string(total) + " elements)");
+  }
+  if (count == 0) return;
+  const std::size_t item = item_size(header_.dtype);
+  auto* bytes = static_cast<std::byte*>(out);
+  if (fortran_strides_.empty()) {
+    storage_->read(header_.data_offset + first * item, static_cast<std::size_t>(count * item), bytes);
+  } else {
+    gather_fortran(first, count, bytes);
+  }
+  if (header_.big_endian) swap_bytes(bytes, count, item);
+}
+
+// C-order elements [first, first + count) of a Fortran-order array: an
+// odometer over the C index (last axis fastest) that keeps the Fortran
+// offset Σ i_k · stride_k. Mapped data is copied item by item; otherwise the
+// offsets are sorted and read in runs of at most 1 MiB, so that a deflated
+// member is passed once, forwards, per call.
+void NpyArray::gather_fortran(std::uint64_t first, std::uint64_t count, std::byte* out) const {
+  const std::size_t item = item_size(header_.dtype);
+  const std::vector<std::uint64_t>& shape = header_.shape;
+  const std::size_t rank = shape.size();
+  std::vector<std::uint64_t> index(rank);
+  std::uint64_t rest = first, offset = 0;
+  for (std::size_t d = rank; d-- > 0;) {
+    index[d] = rest % shape[d];
+    rest /= shape[d];
+    offset += index[d] * fortran_strides_[d];
+  }
+  auto advance = [&] {
+    for (std::size_t d = rank; d-- > 0;) {
+      offset += fortran_strides_[d];
+      if (++index[d] < shape[d]) return;
+      offset -= shape[d] * fortran_strides_[d];
+      index[d] = 0;
+    }
+  };
+  if (data_ != nullptr) {
+    for (std::uint64_t i = 0; i < count; ++i, advance()) std::memcpy(out + i * item, data_ + offset * item, item);
+    return;
+  }
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> wanted(static_cast<std::size_t>(count));  // (offset, i)
+  for (std::uint64_t i = 0; i < count; ++i, advance()) wanted[static_cast<std::size_t>(i)] = {offset, i};
+  std::sort(wanted.begin(), wanted.end());
+  constexpr std::uint64_t kRun = std::uint64_t{1} << 20;
+  std::vector<std::byte> run;
+  for (std::size_t begin = 0; begin < wanted.size();) {
+    std::size_t end = begin + 1;
+    while (end < wanted.size() && (wanted[end].first - wanted[begin].first + 1) * item <= kRun) ++end;
+    const std::uint64_t low = wanted[begin].first;
+    run.resize(static_cast<std::size_t>((wanted[end - 1].first - low + 1) * item));
+    storage_->read(header_.data_offset + low * item, run.size(), run.data());
+    for (std::size_t k = begin; k < end; ++k)
+      std::memcpy(out + wanted[k].second * item, run.data() + (wanted[k].first - low) * item, item);
+    begin = end;
+  }
+}
 
 // ---------------------------------------------------------------------------
 

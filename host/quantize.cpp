@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 #include <sstream>
+#include <type_traits>
 
 #include "laconic/error.hpp"
 
@@ -16,6 +17,7 @@ std::string_view to_string(QuantizeMode mode) {
     case QuantizeMode::fixed: return "fixed";
     case QuantizeMode::linear: return "linear";
     case QuantizeMode::integral: return "integral";
+    case QuantizeMode::dnnsim: return "dnnsim";
   }
   return "?";
 }
@@ -27,11 +29,22 @@ std::int64_t quantize_fixed(double x, int int_bits, int frac_bits, bool is_signe
   return static_cast<std::int64_t>(std::clamp(v, is_signed ? -limit : 0.0, limit));
 }
 
-NpyTensorSource::NpyTensorSource(std::vector<NpyArray> files, Quantization quantization, std::string label)
-    : files_(std::move(files)), quantization_(quantization), label_(std::move(label)) {
+NpyTensorSource::NpyTensorSource(std::vector<NpyArray> files, Quantization quantization, std::string label,
+                                 std::string advice)
+    : files_(std::move(files)), quantization_(std::move(quantization)), label_(std::move(label)),
+      advice_(std::move(advice)) {
   for (const auto& f : files_) {
     offsets_.push_back(total_);
     total_ += f.size();
+  }
+  const std::size_t points = quantization_.zero_points.size();
+  if (points > 1) {
+    if (total_ % points != 0)
+      throw Error(name() + ": " + std::to_string(points) + " zero points do not divide its " +
+                  std::to_string(total_) + " values into equal slices of the first axis");
+    zero_point_slice_ = total_ / points;
+  } else if (points == 1) {
+    zero_point_slice_ = std::max<std::uint64_t>(total_, 1);
   }
 }
 
@@ -54,12 +67,25 @@ std::string element_index(const NpyArray& file, std::uint64_t flat) {
   return shape_to_string(index);
 }
 
+// float16 as read: binary16 bits, widened exactly on use.
+struct Half {
+  std::uint16_t bits;
+};
+// bool as read: one byte, any non-zero byte is True (as NumPy reads it).
+struct Bool {
+  std::uint8_t byte;
+};
+
 template <typename T>
 T load(const std::byte* base, std::uint64_t i) {
   T v;
   std::memcpy(&v, base + i * sizeof(T), sizeof(T));
   return v;
 }
+
+double as_double(float v) { return static_cast<double>(v); }
+double as_double(double v) { return v; }
+double as_double(Half v) { return static_cast<double>(half_to_float(v.bits)); }
 
 std::string describe_precision(const Precision& p) {
   return std::to_string(p.bits) + "-bit " + (p.is_signed ? "signed" : "unsigned") + " range " +
@@ -70,8 +96,66 @@ template <typename T>
 std::string value_text(T v) {
   std::ostringstream out;
   out.precision(17);
-  out << +v;
+  if constexpr (std::is_same_v<T, Half>) out << as_double(v);
+  else if constexpr (std::is_same_v<T, Bool>) out << (v.byte != 0 ? "True" : "False");
+  else out << +v;
   return out.str();
+}
+
+// The error for a code outside the declared width (less its zero point zp,
+// giving v): kept out of line so that the check stays in the loop.
+template <typename T>
+[[noreturn]] __attribute__((noinline, cold)) void width_error(const NpyArray& file, std::uint64_t element, T raw,
+                                                              std::int64_t zp, std::int64_t v, bool overflow,
+                                                              const std::string& width_text, const std::string& label) {
+  std::string what;
+  if (overflow) what = "less its zero point " + std::to_string(zp) + " overflows 64 bits";
+  else if (zp != 0)
+    what = "less its zero point " + std::to_string(zp) + " is " + std::to_string(v) + ", outside the declared " +
+           width_text;
+  else what = "is outside the declared " + width_text;
+  throw Error(file.path() + ": element " + element_index(file, element) + " = " + value_text(raw) + " " + what +
+              " (" + label + ")");
+}
+
+// The error for a value that cannot be quantized: "<what><extra>".
+template <typename T>
+[[noreturn]] __attribute__((noinline, cold)) void value_error(const NpyArray& file, std::uint64_t element, T raw,
+                                                              const char* what, const std::string& extra,
+                                                              const std::string& label) {
+  throw Error(file.path() + ": element " + element_index(file, element) + " = " + value_text(raw) + " " + what +
+              extra + " (" + label + ")");
+}
+
+// Calls fn(items, first', n) over elements [first, first + count) of `file`
+// in blocks, the items in the host's byte order and C order: in place when
+// the data is mapped and contiguous, else through a buffer of 16384 items.
+template <class Fn>
+void for_blocks(const NpyArray& file, std::uint64_t first, std::uint64_t count, Fn fn) {
+  const std::size_t item = item_size(file.dtype());
+  if (const std::byte* data = file.contiguous_data()) {
+    fn(data + first * item, first, count);
+    return;
+  }
+  constexpr std::uint64_t kBlock = 1 << 14;
+  std::vector<std::byte> buffer(static_cast<std::size_t>(std::min(count, kBlock) * item));
+  for (std::uint64_t done = 0; done < count;) {
+    const std::uint64_t n = std::min(kBlock, count - done);
+    file.read(first + done, n, buffer.data());
+    fn(buffer.data(), first + done, n);
+    done += n;
+  }
+}
+
+// Calls visit(T{}) with the item type of a float dtype.
+template <class Visit>
+void with_float_type(DType dtype, Visit visit) {
+  switch (dtype) {
+    case DType::f2: visit(Half{}); break;
+    case DType::f4: visit(float{}); break;
+    case DType::f8: visit(double{}); break;
+    default: throw Error("internal: a float quantization of " + std::string(to_string(dtype)) + " data");
+  }
 }
 
 }  // namespace
@@ -80,16 +164,19 @@ const NpyTensorSource::Range& NpyTensorSource::range() const {
   std::call_once(range_once_, [this] {
     Range r{std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()};
     for (const auto& file : files_) {
-      const std::uint64_t n = file.size();
-      for (std::uint64_t i = 0; i < n; ++i) {
-        const double x = file.dtype() == DType::f4 ? static_cast<double>(load<float>(file.data(), i))
-                                                   : load<double>(file.data(), i);
-        if (!std::isfinite(x))
-          throw Error(file.path() + ": element " + element_index(file, i) + " is " + value_text(x) +
-                      "; " + label_ + " must be finite to be quantized");
-        r.min = std::min(r.min, x);
-        r.max = std::max(r.max, x);
-      }
+      with_float_type(file.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        for_blocks(file, 0, file.size(), [&](const std::byte* items, std::uint64_t first, std::uint64_t n) {
+          for (std::uint64_t i = 0; i < n; ++i) {
+            const double x = as_double(load<T>(items, i));
+            if (!std::isfinite(x))
+              throw Error(file.path() + ": element " + element_index(file, first + i) + " is " + value_text(x) +
+                          "; " + label_ + " must be finite to be quantized");
+            r.min = std::min(r.min, x);
+            r.max = std::max(r.max, x);
+          }
+        });
+      });
     }
     if (total_ == 0) r = Range{};
     range_ = r;
@@ -97,28 +184,87 @@ const NpyTensorSource::Range& NpyTensorSource::range() const {
   return range_;
 }
 
-void NpyTensorSource::convert(const NpyArray& file, std::uint64_t first, std::uint64_t count,
-                              std::int64_t* out) const {
+bool NpyTensorSource::all_integral() const {
+  std::call_once(integral_once_, [this] {
+    bool integral = true;
+    for (const auto& file : files_) {
+      if (!is_float(file.dtype())) continue;
+      with_float_type(file.dtype(), [&](auto tag) {
+        using T = decltype(tag);
+        // Stops at the first block with a fraction: most float traces have
+        // one in their first values.
+        constexpr std::uint64_t kStep = 1 << 16;
+        for (std::uint64_t at = 0; integral && at < file.size(); at += kStep) {
+          for_blocks(file, at, std::min(kStep, file.size() - at),
+                     [&](const std::byte* items, std::uint64_t first, std::uint64_t n) {
+                       for (std::uint64_t i = 0; i < n; ++i) {
+                         const double x = as_double(load<T>(items, i));
+                         if (!std::isfinite(x))
+                           throw Error(file.path() + ": element " + element_index(file, first + i) + " = " +
+                                       value_text(x) + " is not a finite number (" + label_ + ")");
+                         if (x != std::floor(x)) integral = false;
+                       }
+                     });
+        }
+      });
+      if (!integral) break;
+    }
+    all_integral_ = integral;
+  });
+  return all_integral_;
+}
+
+// Elements [first, first + count) of `file`, which are elements
+// global_first … of the tensor (for per-channel zero points).
+void NpyTensorSource::convert(const NpyArray& file, std::uint64_t global_first, std::uint64_t first,
+                              std::uint64_t count, std::int64_t* out) const {
   const Quantization& q = quantization_;
   const Precision& p = q.precision;
-  auto out_of_range = [&](std::uint64_t i, const std::string& value, const std::string& what) {
-    throw Error(file.path() + ": element " + element_index(file, first + i) + " = " + value + " " + what +
-                " (" + label_ + ")");
+  // `dnnsim` bounds magnitudes as its fixed point clips them (§7a); every
+  // other mode uses the declared two's-complement (or unsigned) range.
+  const bool magnitude_bound = q.mode == QuantizeMode::dnnsim;
+  const std::int64_t magnitude_limit = (std::int64_t{1} << p.bits) - 1;
+  const std::int64_t lowest = magnitude_bound ? (p.is_signed ? -magnitude_limit : 0) : p.min_value();
+  const std::int64_t highest = magnitude_bound ? magnitude_limit : p.max_value();
+  const std::string width_text =
+      magnitude_bound ? std::to_string(p.bits) + "-bit magnitude range " + std::to_string(lowest) + ".." +
+                            std::to_string(highest)
+                      : describe_precision(p);
+  const bool has_zero_points = !q.zero_points.empty();
+  const auto lowest_value = static_cast<double>(lowest), highest_value = static_cast<double>(highest);
+  // An integer code (or an integral float) less its zero point, checked
+  // against the declared width; `raw` is the stored value, for messages only.
+  auto checked = [&](std::uint64_t element, std::int64_t code, auto raw) {
+    std::int64_t v = code, zp = 0;
+    if (has_zero_points) {
+      zp = q.zero_points[static_cast<std::size_t>((global_first - first + element) / zero_point_slice_)];
+      if (__builtin_sub_overflow(code, zp, &v)) width_error(file, element, raw, zp, v, true, width_text, label_);
+    }
+    if (__builtin_expect(v < lowest || v > highest, 0)) width_error(file, element, raw, zp, v, false, width_text, label_);
+    return v;
   };
-  const std::int64_t lowest = p.min_value(), highest = p.max_value();
   auto integers = [&](auto tag) {
     using T = decltype(tag);
-    for (std::uint64_t i = 0; i < count; ++i) {
-      const T raw = load<T>(file.data(), first + i);
-      const auto v = static_cast<std::int64_t>(raw);
-      if (v < lowest || v > highest)
-        out_of_range(i, value_text(raw), "is outside the declared " + describe_precision(p));
-      out[i] = v;
-    }
+    for_blocks(file, first, count, [&](const std::byte* items, std::uint64_t at, std::uint64_t n) {
+      std::int64_t* o = out + (at - first);
+      for (std::uint64_t i = 0; i < n; ++i) {
+        const T raw = load<T>(items, i);
+        std::int64_t code;
+        if constexpr (std::is_same_v<T, Bool>) {
+          code = raw.byte != 0 ? 1 : 0;
+        } else if constexpr (std::is_same_v<T, std::uint64_t>) {
+          if (raw > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+            width_error(file, at + i, raw, 0, 0, false, width_text, label_);
+          code = static_cast<std::int64_t>(raw);
+        } else {
+          code = static_cast<std::int64_t>(raw);
+        }
+        o[i] = checked(at + i, code, raw);
+      }
+    });
   };
   auto floats = [&](auto tag) {
     using T = decltype(tag);
-    const std::byte* base = file.data();
     if (q.mode == QuantizeMode::linear) {
       const Range& r = range();
       const bool is_signed = r.min < 0;
@@ -137,42 +283,74 @@ void NpyTensorSource::convert(const NpyArray& file, std::uint64_t first, std::ui
       // scale to infinity, and inf · 0 is NaN: divide first for those.
       const bool tiny_span = !std::isfinite(scale);
       const double top = std::ldexp(1.0, p.bits) - 1.0;
-      for (std::uint64_t i = 0; i < count; ++i) {
-        const double x = static_cast<double>(load<T>(base, first + i));
-        if (!is_signed && r.max == r.min) {
-          // A constant tensor: 0 stays 0, any other constant maps to the top.
-          out[i] = x == 0 ? 0 : static_cast<std::int64_t>(top);
-        } else {
-          out[i] = static_cast<std::int64_t>(
-              std::round(tiny_span ? (x - offset) / span * target : (x - offset) * scale));
+      for_blocks(file, first, count, [&](const std::byte* items, std::uint64_t at, std::uint64_t n) {
+        std::int64_t* o = out + (at - first);
+        for (std::uint64_t i = 0; i < n; ++i) {
+          const double x = as_double(load<T>(items, i));
+          if (!is_signed && r.max == r.min) {
+            // A constant tensor: 0 stays 0, any other constant maps to the top.
+            o[i] = x == 0 ? 0 : static_cast<std::int64_t>(top);
+          } else {
+            o[i] = static_cast<std::int64_t>(
+                std::round(tiny_span ? (x - offset) / span * target : (x - offset) * scale));
+          }
         }
-      }
+      });
       return;
     }
-    for (std::uint64_t i = 0; i < count; ++i) {
-      const T raw = load<T>(base, first + i);
-      const double x = static_cast<double>(raw);
-      if (!std::isfinite(x)) out_of_range(i, value_text(raw), "is not a finite number");
-      if (q.mode == QuantizeMode::fixed) {
-        const std::int64_t v = quantize_fixed(x, q.int_bits, q.frac_bits, true);
-        if (!p.is_signed && v < 0)
-          out_of_range(i, value_text(raw), "is negative but the tensor is declared unsigned");
-        out[i] = v;
-      } else {  // integral
-        if (x != std::floor(x)) out_of_range(i, value_text(raw), "is not an integer");
-        if (x < static_cast<double>(lowest) || x > static_cast<double>(highest))
-          out_of_range(i, value_text(raw), "is outside the declared " + describe_precision(p));
-        out[i] = static_cast<std::int64_t>(x);
+    // dnnsim: integral tensors keep their values, others are fixed point.
+    // One loop per case, so that each stays tight.
+    const bool fixed = q.mode == QuantizeMode::fixed || (q.mode == QuantizeMode::dnnsim && !all_integral());
+    for_blocks(file, first, count, [&](const std::byte* items, std::uint64_t at, std::uint64_t n) {
+      std::int64_t* o = out + (at - first);
+      auto finite = [&](std::uint64_t i, T raw) {
+        const double x = as_double(raw);
+        if (!std::isfinite(x)) value_error(file, at + i, raw, "is not a finite number", "", label_);
+        return x;
+      };
+      auto integral = [&](std::uint64_t i, T raw) {
+        const double x = finite(i, raw);
+        if (x != std::floor(x)) value_error(file, at + i, raw, "is not an integer", advice_, label_);
+        return x;
+      };
+      if (fixed) {
+        for (std::uint64_t i = 0; i < n; ++i) {
+          const T raw = load<T>(items, i);
+          const std::int64_t v = quantize_fixed(finite(i, raw), q.int_bits, q.frac_bits, true);
+          if (!p.is_signed && v < 0)
+            value_error(file, at + i, raw, "is negative but the tensor is declared unsigned", "", label_);
+          o[i] = v;
+        }
+      } else if (!has_zero_points) {  // integral, or dnnsim on an integral tensor
+        const double lo = lowest_value, hi = highest_value;  // in registers, not reloaded
+        for (std::uint64_t i = 0; i < n; ++i) {
+          const T raw = load<T>(items, i);
+          const double x = integral(i, raw);
+          if (x < lo || x > hi) width_error(file, at + i, raw, 0, 0, false, width_text, label_);
+          o[i] = static_cast<std::int64_t>(x);
+        }
+      } else {
+        for (std::uint64_t i = 0; i < n; ++i) {
+          const T raw = load<T>(items, i);
+          const double x = integral(i, raw);
+          // Beyond ±2^63 the cast is undefined: such a value is outside every width.
+          if (!(std::fabs(x) < 9.2e18)) width_error(file, at + i, raw, 0, 0, false, width_text, label_);
+          o[i] = checked(at + i, static_cast<std::int64_t>(x), raw);
+        }
       }
-    }
+    });
   };
   switch (file.dtype()) {
+    case DType::b1: integers(Bool{}); break;
     case DType::i1: integers(std::int8_t{}); break;
     case DType::u1: integers(std::uint8_t{}); break;
     case DType::i2: integers(std::int16_t{}); break;
     case DType::u2: integers(std::uint16_t{}); break;
     case DType::i4: integers(std::int32_t{}); break;
     case DType::u4: integers(std::uint32_t{}); break;
+    case DType::i8: integers(std::int64_t{}); break;
+    case DType::u8: integers(std::uint64_t{}); break;
+    case DType::f2: floats(Half{}); break;
     case DType::f4: floats(float{}); break;
     case DType::f8: floats(double{}); break;
   }
@@ -189,7 +367,7 @@ void NpyTensorSource::read(std::uint64_t first, std::uint64_t count, std::int64_
   while (count > 0) {
     const std::uint64_t local = first - offsets_[f];
     const std::uint64_t n = std::min(count, files_[f].size() - local);
-    if (n > 0) convert(files_[f], local, n, out);
+    if (n > 0) convert(files_[f], first, local, n, out);
     first += n;
     count -= n;
     out += n;

@@ -10,6 +10,7 @@
 #include "first_error.hpp"
 #include "laconic/error.hpp"
 #include "laconic/npy.hpp"
+#include "laconic/npz.hpp"
 #include "laconic/report.hpp"
 
 namespace laconic {
@@ -182,9 +183,10 @@ DType integer_dtype(int bits, bool is_signed) {
   return is_signed ? DType::i4 : DType::u4;
 }
 
-// Writes `values` as `dtype` (or float32 when `as_float`).
+// Writes `values` as `dtype` (or float32 when `as_float`): a .npy file, or
+// with `compress` an .npz whose one deflated array is named after the file.
 void write_values(const std::string& path, const std::vector<std::int64_t>& values,
-                  const std::vector<std::uint64_t>& shape, DType dtype, bool as_float) {
+                  const std::vector<std::uint64_t>& shape, DType dtype, bool as_float, bool compress) {
   if (as_float) {
     // DNNsim reads its float traces as 16-bit signed integers.
     for (std::int64_t v : values)
@@ -205,6 +207,11 @@ void write_values(const std::string& path, const std::vector<std::int64_t>& valu
       case DType::u4: { auto v = static_cast<std::uint32_t>(values[i]); std::memcpy(&bytes[4 * i], &v, 4); break; }
       default: throw Error("internal: write_values with a float dtype");
     }
+  }
+  if (compress) {
+    const std::string name = fs::path(path).stem().string();
+    write_npz(path, {NpzEntry{name, dtype, shape, bytes.data()}}, /*compress=*/true);
+    return;
   }
   write_npy(path, dtype, shape, bytes.data());
 }
@@ -246,14 +253,15 @@ void write_layer(const SynthOptions& o, const std::vector<SynthLayer>& layers, s
   Rng weight_rng{o.seed * 0x100000001B3ULL + 2 * index + 1};
   std::vector<std::int64_t> weights(static_cast<std::size_t>(sh.weight_count()));
   for (auto& w : weights) w = weight_model.draw(weight_rng);
-  const std::string weight_name = o.dnnsim_layout ? "wgt-" + layer.name + ".npy" : layer.name + ".weights.npy";
+  const std::string extension = o.compress ? ".npz" : ".npy";
+  const std::string weight_name = o.dnnsim_layout ? "wgt-" + layer.name + ".npy" : layer.name + ".weights" + extension;
   std::vector<std::uint64_t> weight_shape;
   if (sh.type == LayerType::conv)
     weight_shape = {static_cast<std::uint64_t>(sh.filters), static_cast<std::uint64_t>(sh.channels_per_group()),
                     static_cast<std::uint64_t>(sh.kernel_height), static_cast<std::uint64_t>(sh.kernel_width)};
   else
     weight_shape = {static_cast<std::uint64_t>(sh.filters), static_cast<std::uint64_t>(sh.channels)};
-  write_values((trace_dir / weight_name).string(), weights, weight_shape, weight_dtype, o.dnnsim_layout);
+  write_values((trace_dir / weight_name).string(), weights, weight_shape, weight_dtype, o.dnnsim_layout, o.compress);
 
   nlohmann::ordered_json files = nlohmann::ordered_json::array();
   const auto per_sample = static_cast<std::uint64_t>(sh.activations_per_sample());
@@ -268,8 +276,8 @@ void write_layer(const SynthOptions& o, const std::vector<SynthLayer>& layers, s
       shape.push_back(static_cast<std::uint64_t>(sh.width));
     }
     const std::string name = o.dnnsim_layout ? "act-" + layer.name + "-" + std::to_string(file) + ".npy"
-                                              : layer.name + ".act." + std::to_string(file) + ".npy";
-    write_values((trace_dir / name).string(), acts, shape, act_dtype, o.dnnsim_layout);
+                                              : layer.name + ".act." + std::to_string(file) + extension;
+    write_values((trace_dir / name).string(), acts, shape, act_dtype, o.dnnsim_layout, o.compress);
     files.push_back(name);
   }
 
@@ -346,6 +354,8 @@ std::string write_synthetic_network(const SynthOptions& o) {
   if (o.samples == 0) throw Error("synth: --samples must be at least 1");
   if (o.bits < 2 || o.bits > 32) throw Error("synth: --bits must be between 2 and 32");
   if (o.dnnsim_layout && o.bits > 16) throw Error("synth: DNNsim traces hold 16-bit values; use --bits 16 or less");
+  if (o.dnnsim_layout && o.compress)
+    throw Error("synth: DNNsim reads .npy traces only; --compress writes .npz archives for a manifest");
   if (!(o.activation_zero_fraction >= 0 && o.activation_zero_fraction <= 1) ||
       !(o.weight_zero_fraction >= 0 && o.weight_zero_fraction <= 1))
     throw Error("synth: zero fractions must be between 0 and 1");

@@ -8,6 +8,13 @@ traces are written as .npy files with a manifest.json that `laconic profile` rea
 float32 (the manifest says how laconic quantizes them) or quantized here to integers (MODEL.md §2)
 and stored in the smallest integer dtype that holds the declared width.
 
+A quantized model (torch.ao.quantization: QuantizedConv2d, QuantizedLinear and their fused
+forms) is dumped as it computes: the integer codes of its quantized inputs and weights, as they
+are, with their zero points in the manifest ("zero_point": one for a tensor, or one per output
+channel for per-channel weights), so that laconic profiles code − zero point (a real zero is a
+zero).  A quantized layer with float inputs (dynamic quantization) has its activations
+quantized as for a float model.
+
 Command line (see docs/dump_traces.md):
 
     /usr/bin/python3 scripts/dump_traces.py --model resnet18 --images DIR --count 2 \
@@ -337,6 +344,95 @@ class _TensorStore:
                 pass
 
 
+class _CodeStore:
+    """Collects the integer codes of a quantized model's tensor (per_file samples a file, or the
+    whole weight) with their zero point(s), and writes them as they are.  The declared width is
+    that of the codes (8 bits for quint8/qint8) unless code − zero point needs more; unsigned when
+    no code lies below its zero point."""
+
+    def __init__(self, out_dir: str, stem: str, what: str, per_file: Optional[int]):
+        self.out_dir, self.stem, self.what, self.per_file = out_dir, stem, what, per_file
+        self.pending: List[np.ndarray] = []
+        self.buffered = 0
+        self.written: List[str] = []
+        self.zero_point: Any = None
+        self.dtype: Optional[np.dtype] = None
+        self.lo, self.hi = math.inf, -math.inf
+        self.zeros = self.total = self.samples = 0
+        self.shape: Optional[Tuple[int, ...]] = None
+        self.stats: Dict[str, Any] = {}
+        self.single = False
+
+    def _tally(self, codes: np.ndarray, zero_point: Any) -> None:
+        if self.zero_point is not None and zero_point != self.zero_point:
+            raise DumpError(f"{self.what}: the zero point changed between batches ({self.zero_point} "
+                            f"then {zero_point}); laconic takes one per tensor")
+        if self.dtype is not None and codes.dtype != self.dtype:
+            raise DumpError(f"{self.what}: codes of dtype {codes.dtype} after {self.dtype}")
+        self.zero_point, self.dtype = zero_point, codes.dtype
+        zp = np.asarray(zero_point, dtype=np.int64)
+        if zp.ndim == 1:  # per output channel: broadcast along axis 0
+            zp = zp.reshape((-1,) + (1,) * (codes.ndim - 1))
+        v = codes.astype(np.int64) - zp
+        if v.size:
+            self.lo, self.hi = min(self.lo, int(v.min())), max(self.hi, int(v.max()))
+        self.zeros += int(np.count_nonzero(v == 0))
+        self.total += int(v.size)
+
+    def add(self, codes: np.ndarray, zero_point: int) -> None:
+        if self.shape is not None and codes.shape[1:] != self.shape:
+            raise DumpError(f"{self.what}: shape {tuple(codes.shape)} changed between batches "
+                            f"(earlier samples were {self.shape}); laconic needs one shape per layer")
+        self.shape = tuple(codes.shape[1:])
+        self._tally(codes, zero_point)
+        self.samples += codes.shape[0]
+        self.pending.append(codes)
+        self.buffered += codes.shape[0]
+        while self.per_file and self.buffered >= self.per_file:
+            self._flush(self.per_file)
+
+    def add_whole(self, codes: np.ndarray, zero_point: Any, name: str) -> None:
+        self._tally(codes, zero_point)
+        self.shape = tuple(codes.shape)
+        _save_npy(os.path.join(self.out_dir, name), codes)
+        self.written.append(name)
+        self.single = True
+
+    def _flush(self, n: int) -> None:
+        data = np.concatenate(self.pending, axis=0) if len(self.pending) > 1 else self.pending[0]
+        chunk, rest = data[:n], data[n:]
+        self.pending = [rest] if rest.shape[0] else []
+        self.buffered = rest.shape[0]
+        name = f"{self.stem}.{len(self.written)}.npy"
+        _save_npy(os.path.join(self.out_dir, name), chunk)
+        self.written.append(name)
+
+    def finish(self) -> Dict[str, Any]:
+        if self.buffered:
+            self._flush(self.buffered)
+        if not self.written:
+            raise DumpError(f"{self.what}: no data was recorded")
+        signed = self.lo < 0
+        bits = 8 * self.dtype.itemsize
+        while bits < MAX_BITS and (self.hi > (1 << (bits - int(signed))) - 1 or
+                                   (signed and self.lo < -(1 << (bits - 1)))):
+            bits += 1
+        entry: Dict[str, Any] = {"file": self.written[0]} if len(self.written) == 1 else {"files": self.written}
+        entry.update({"zero_point": self.zero_point, "bits": bits, "signed": bool(signed)})
+        self.stats = {"dtype": self.dtype.str[1:], "zero_point": self.zero_point, "min": self.lo,
+                      "max": self.hi, "bits": bits, "signed": bool(signed),
+                      "zero_fraction": self.zeros / self.total if self.total else 0.0,
+                      "quantize": "integer codes of the quantized model, less their zero point"}
+        return entry
+
+    def discard(self) -> None:
+        for name in self.written:
+            try:
+                os.remove(os.path.join(self.out_dir, name))
+            except OSError:
+                pass
+
+
 # ---------------------------------------------------------------------------------------------
 # Model inspection
 
@@ -386,13 +482,49 @@ def _check_conv(name: str, conv) -> None:
                         "laconic pads with zeros only (leave the layer out with --layers)")
 
 
+def _quantized_modules():
+    """torch.ao.nn.quantized's Conv2d and Linear (their fused and dynamic forms subclass them),
+    or (None, None) where this torch has no quantized modules."""
+    try:
+        import torch.ao.nn.quantized as nnq
+    except ImportError:  # pragma: no cover - older torch
+        try:
+            import torch.nn.quantized as nnq
+        except ImportError:
+            return None, None
+    return nnq.Conv2d, nnq.Linear
+
+
+def _is_quantized(module) -> bool:
+    qconv, qlinear = _quantized_modules()
+    return qconv is not None and isinstance(module, (qconv, qlinear))
+
+
 def _module_kind(module) -> Optional[str]:
     torch = _torch()
-    if isinstance(module, torch.nn.Conv2d):
+    qconv, qlinear = _quantized_modules()
+    if isinstance(module, torch.nn.Conv2d) or (qconv is not None and isinstance(module, qconv)):
         return "conv"
-    if isinstance(module, torch.nn.Linear):
+    if isinstance(module, torch.nn.Linear) or (qlinear is not None and isinstance(module, qlinear)):
         return "fc"
     return None
+
+
+def _zero_points(q, what: str):
+    """The integer codes of quantized tensor q and its zero point(s): an int for a per-tensor
+    scheme, a list (one per slice of axis 0) for a per-channel one."""
+    torch = _torch()
+    scheme = q.qscheme()
+    codes = q.int_repr().detach().to("cpu").numpy().copy()
+    if scheme in (torch.per_tensor_affine, torch.per_tensor_symmetric):
+        return codes, int(q.q_zero_point())
+    if scheme in (torch.per_channel_affine, torch.per_channel_symmetric):
+        if q.q_per_channel_axis() != 0:
+            raise DumpError(f"{what}: zero points per channel of axis {q.q_per_channel_axis()}; laconic "
+                            "takes them per output channel (axis 0)")
+        return codes, [int(z) for z in q.q_per_channel_zero_points().tolist()]
+    raise DumpError(f"{what}: quantization scheme {scheme} is not supported (per-tensor or per-channel "
+                    "affine codes with integer zero points)")
 
 
 def _bn_scale(bn):
@@ -691,6 +823,12 @@ def dump(model, images, out_dir: str, *,
                     "(N, C) (a Linear over more dimensions is many matrix-vector products, not one fc "
                     "layer); leave it out with --layers"))
                 return
+            if x.is_quantized:
+                try:
+                    captured[name] = _zero_points(x, f"layer '{name}' activations")
+                except DumpError as e:
+                    error.append(e)
+                return
             captured[name] = x.detach().to(device="cpu", dtype=torch.float32).numpy().copy()
         return hook
 
@@ -728,7 +866,17 @@ def dump(model, images, out_dir: str, *,
                 # Layers in the order forward calls them (the hooks fire in that order).
                 order = list(captured)
             for n in active:
-                stores[n].add(captured[n])
+                if isinstance(captured[n], tuple):  # the codes of a quantized input
+                    if not isinstance(stores[n], _CodeStore):
+                        if stores[n].samples:
+                            raise DumpError(f"layer '{n}': quantized input after float ones")
+                        stores[n] = _CodeStore(out_dir, f"{stems[n]}.act", f"layer '{n}' activations",
+                                               per_file or None)
+                    stores[n].add(*captured[n])
+                else:
+                    if isinstance(stores[n], _CodeStore):
+                        raise DumpError(f"layer '{n}': float input after quantized ones")
+                    stores[n].add(captured[n])
             n_images += int(images_batch.shape[0])
             log(f"batch {b_index + 1}: {n_images} image(s)")
         if n_images == 0:
@@ -741,25 +889,32 @@ def dump(model, images, out_dir: str, *,
             kind = _module_kind(module)
             st = stores[n]
             layer: Dict[str, Any] = {"name": n if n else "model", "type": kind}
-            w = module.weight.detach().to(device="cpu", dtype=torch.float64)
+            quantized = _is_quantized(module)
+            w = module.weight() if quantized else module.weight.detach().to(device="cpu", dtype=torch.float64)
             folded = None
             if kind == "conv":
                 pad = _padding_of(module)
                 layer["stride"] = [int(module.stride[0]), int(module.stride[1])]
                 layer["padding"] = _padding_json(pad)
                 layer["groups"] = int(module.groups)
-                if n in folds:
+                if n in folds and not quantized:
                     folded = folds[n]
                     w = w * _bn_scale(modules[folded]).reshape(-1, 1, 1, 1)
             layer["activations"] = st.finish()
-            wstore = _TensorStore(out_dir, f"{stems[n]}.weights", f"layer '{n}' weights", wgt_spec, store, None)
-            stores[f"\0{n}"] = wstore  # so that a failure removes its temporary file too
-            wstore.add_whole(w.to(torch.float32).numpy())
-            layer["weights"] = wstore.finish(single_name=f"{stems[n]}.weights.npy")
+            if quantized:
+                wstore = _CodeStore(out_dir, f"{stems[n]}.weights", f"layer '{n}' weights", None)
+                stores[f"\0{n}"] = wstore  # so that a failure removes its file too
+                codes, zero_point = _zero_points(w, f"layer '{n}' weights")
+                wstore.add_whole(codes, zero_point, f"{stems[n]}.weights.npy")
+            else:
+                wstore = _TensorStore(out_dir, f"{stems[n]}.weights", f"layer '{n}' weights", wgt_spec, store, None)
+                stores[f"\0{n}"] = wstore  # so that a failure removes its temporary file too
+                wstore.add_whole(w.to(torch.float32).numpy())
+            layer["weights"] = wstore.finish() if quantized else wstore.finish(single_name=f"{stems[n]}.weights.npy")
             manifest_layers.append(layer)
             entry = {"name": layer["name"], "module": type(module).__name__,
                      "activation_shape": [st.samples, *st.shape],
-                     "weight_shape": list(module.weight.shape),
+                     "weight_shape": list(w.shape),
                      "activations": st.stats, "weights": wstore.stats}
             if folded:
                 entry["folded_bn"] = folded
@@ -775,6 +930,11 @@ def dump(model, images, out_dir: str, *,
     quant_text = (f"activations {act_spec.describe()}, weights {wgt_spec.describe()}, "
                   + ("quantized by dump_traces.py and stored as integers" if store == "int"
                      else "stored as float32 and quantized by laconic"))
+    n_quantized = sum(1 for n in order if _is_quantized(modules[n]))
+    if n_quantized == len(order):
+        quant_text = "integer codes of the quantized model with their zero points"
+    elif n_quantized:
+        quant_text += (f"; {n_quantized} quantized layer(s) as integer codes with their zero points")
     if source is None:
         source = f"{network} ({type(model).__name__}) on {n_images} image(s)"
     source = f"{source}; {quant_text}"

@@ -19,7 +19,7 @@ build=$(realpath -m "${BUILD_DIR:-$root/build-fuzz}")
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(npy manifest dnnsim)
+[ ${#targets[@]} -gt 0 ] || targets=(npy npz manifest dnnsim)
 
 cmake -S "$root" -B "$build" -DCMAKE_CXX_COMPILER="${FUZZ_CXX:-clang++}" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DLACONIC_FUZZ=ON -DLACONIC_ENABLE_CUDA=OFF -DLACONIC_BUILD_TESTS=OFF >/dev/null
@@ -32,11 +32,13 @@ for target in "${targets[@]}"; do
   mkdir -p "$work/corpus" "$work/artifacts" "$work/tmp"
   # New inputs go to the work corpus (the first directory); the seeds and
   # regressions in the source tree are only read.
+  # A target without past findings has no regressions directory yet.
+  inputs=("$root/tests/fuzz/corpus/$target")
+  [ -d "$root/tests/fuzz/regressions/$target" ] && inputs+=("$root/tests/fuzz/regressions/$target")
   set +e
   (cd "$work" && TMPDIR=$work/tmp "$build/fuzz/fuzz_$target" -max_total_time="$seconds" -timeout=10 \
      -rss_limit_mb=2048 -print_final_stats=1 -dict="$root/tests/fuzz/$target.dict" \
-     -artifact_prefix="$work/artifacts/" "$work/corpus" "$root/tests/fuzz/corpus/$target" \
-     "$root/tests/fuzz/regressions/$target") >"$work/log" 2>&1
+     -artifact_prefix="$work/artifacts/" "$work/corpus" "${inputs[@]}") >"$work/log" 2>&1
   rc=$?
   set -e
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)

@@ -216,27 +216,15 @@ TEST_F(BadInput, NotANpyFile) {
 }
 
 TEST_F(BadInput, UnsupportedDtypes) {
+  // Every numeric dtype is read (test_npy, test_inputs); complex numbers,
+  // strings and dates are not numbers a layer computes with.
   const std::string original = read_text(dir_.file("w.npy"));
-  for (const std::string descr : {"<i8", "<f2", "|b1", "<c8"}) {
+  for (const std::string descr : {"<c8", "<c16", "|S2", "<M8[s]"}) {
     std::string bytes = original;
     replace_once(bytes, "'<i2'", "'" + descr + "'");
     write("w.npy", bytes);
-    expect_failure(1, {dir_.file("w.npy"), "unsupported dtype '" + descr + "'", "supported: i1, u1, i2, u2"});
+    expect_failure(1, {dir_.file("w.npy"), "unsupported dtype '" + descr + "'", "supported: b1, i1, u1, i2, u2"});
   }
-}
-
-TEST_F(BadInput, BigEndian) {
-  std::string bytes = read_text(dir_.file("w.npy"));
-  replace_once(bytes, "'<i2'", "'>i2'");
-  write("w.npy", bytes);
-  expect_failure(1, {dir_.file("w.npy"), "big-endian dtype '>i2' is not supported", "astype('<i2')"});
-}
-
-TEST_F(BadInput, FortranOrder) {
-  std::string bytes = read_text(dir_.file("a.npy"));
-  replace_once(bytes, "'fortran_order': False", "'fortran_order': True ");
-  write("a.npy", bytes);
-  expect_failure(1, {dir_.file("a.npy"), "Fortran-order", "np.ascontiguousarray"});
 }
 
 // --- Shapes and parameters that do not make a layer ------------------------

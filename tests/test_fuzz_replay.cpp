@@ -56,6 +56,7 @@ void replay(const std::string& target, const std::function<void(const std::uint8
 }
 
 TEST(FuzzReplay, Npy) { replay("npy", fuzz::check_npy); }
+TEST(FuzzReplay, Npz) { replay("npz", fuzz::check_npz); }
 TEST(FuzzReplay, Manifest) { replay("manifest", fuzz::check_manifest); }
 TEST(FuzzReplay, Dnnsim) { replay("dnnsim", fuzz::check_dnnsim); }
 

@@ -1,8 +1,10 @@
-// Tests for MODEL.md §2 (values and precision) as the profiler applies it:
-// .npy traces written with write_npy, opened with NpyArray::open and read
-// through NpyTensorSource. Integer traces are checked against their declared
-// width; float traces are quantized by `fixed`, `linear` or `integral`.
-// Every expected integer is worked out by hand in a comment beside it.
+// Tests for MODEL.md §2 (values and precision) and §7a (DNNsim precision
+// profiles) as the profiler applies them: .npy traces written with
+// write_npy, opened with NpyArray::open and read through NpyTensorSource.
+// Integer traces (every integer dtype and bool, less their zero points) are
+// checked against their declared width; float traces (float16 too) are
+// quantized by `fixed`, `linear`, `integral` or `dnnsim`. Every expected
+// integer is worked out by hand in a comment beside it.
 
 #include "laconic/quantize.hpp"
 
@@ -103,6 +105,18 @@ Quantization integral(int bits = 16, bool is_signed = true) {
   Quantization q;
   q.mode = QuantizeMode::integral;
   q.precision = Precision{bits, is_signed};
+  return q;
+}
+
+Quantization with_zero_points(Quantization q, std::vector<std::int64_t> zero_points) {
+  q.zero_points = std::move(zero_points);
+  return q;
+}
+
+// A DNNsim precision profile entry (§7a): magnitude and fraction bits.
+Quantization dnnsim(int magnitude, int fraction, bool is_signed = true) {
+  Quantization q = fixed(magnitude, fraction, is_signed);
+  q.mode = QuantizeMode::dnnsim;
   return q;
 }
 
@@ -512,6 +526,173 @@ TEST(QuantizeReads, NameSaysLabelAndFiles) {
   const Tensor three({FileSpec{DType::i2, {1}, {1}}, FileSpec{DType::i2, {1}, {2}}, FileSpec{DType::i2, {1}, {3}}},
                      integer(16, true));
   EXPECT_NE(three.source->name().find("2 more file"), std::string::npos) << three.source->name();
+}
+
+// ---------------------------------------------------------------------------
+// The other dtypes: 64-bit integers, bool, float16, big-endian and
+// Fortran-order files.
+
+TEST(QuantizeInteger, SixtyFourBitCodesAreCheckedAgainstTheDeclaredWidth) {
+  // tensor.long().numpy() gives <i8: small values read at 32 bits as they are.
+  const Tensor ok(one_file(DType::i8, {-5, 7, 0, -2147483648.0, 2147483647.0}), integer(32, true));
+  EXPECT_EQ(ok.read_all(), (std::vector<std::int64_t>{-5, 7, 0, -2147483648LL, 2147483647LL}));
+  // 2^40 does not fit 32 bits: the same error as every other width.
+  const Tensor wide({FileSpec{DType::i8, {2, 2}, {1, 2, 3, 1099511627776.0}}}, integer(32, true));
+  EXPECT_TRUE(throws_error([&] { wide.read_all(); },
+                           {wide.paths[0], "element (1, 1) = 1099511627776 is outside the declared 32-bit signed range"}));
+  // u8 above 2^63 - 1 does not even fit a signed 64-bit value.
+  const Tensor top(one_file(DType::u8, {3, 9223372036854775808.0}), integer(32, false));
+  EXPECT_TRUE(throws_error([&] { top.read_all(); }, {top.paths[0], "element (1,) = 9223372036854775808", "outside"}));
+  const Tensor low(one_file(DType::i8, {-9223372036854775808.0}), integer(8, true));
+  EXPECT_TRUE(throws_error([&] { low.read_all(); }, {"-9223372036854775808", "-128..127"}));
+}
+
+TEST(QuantizeInteger, BoolIsZeroOrOne) {
+  const Tensor t(one_file(DType::b1, {1, 0, 1, 1}), integer(1, false));
+  EXPECT_EQ(t.read_all(), (std::vector<std::int64_t>{1, 0, 1, 1}));
+}
+
+TEST(QuantizeFloat16, WidensExactlyBeforeQuantizing) {
+  // fixed 4.4 (scale 16): 1.5 -> 24, -0.25 -> -4, 0.0009765625 (2^-10) -> 0.015625 -> 0, 2^-24 -> 0.
+  const Tensor f(one_file(DType::f2, {1.5, -0.25, 0.0009765625, 5.9604644775390625e-08}), fixed(4, 4));
+  EXPECT_EQ(f.read_all(), (std::vector<std::int64_t>{24, -4, 0, 0}));
+  // linear to 8 bits, signed: max|x| = 2 -> 127: 2 -> 127, -1 -> -63.5 -> -64, 0.5 -> 31.75 -> 32.
+  const Tensor l(one_file(DType::f2, {2, -1, 0.5}), linear(8));
+  EXPECT_EQ(l.read_all(), (std::vector<std::int64_t>{127, -64, 32}));
+  const Tensor i(one_file(DType::f2, {2048, -3, 0}), integral(16));
+  EXPECT_EQ(i.read_all(), (std::vector<std::int64_t>{2048, -3, 0}));
+  const Tensor frac(one_file(DType::f2, {1, 0.5}), integral(16));
+  EXPECT_TRUE(throws_error([&] { frac.read_all(); }, {frac.paths[0], "element (1,) = 0.5 is not an integer"}));
+  const Tensor inf(one_file(DType::f2, {1, kInf}), fixed(8, 0));
+  EXPECT_TRUE(throws_error([&] { inf.read_all(); }, {inf.paths[0], "element (1,) = inf is not a finite number"}));
+}
+
+TEST(QuantizeLayouts, BigEndianAndFortranOrderFilesReadInCOrder) {
+  const std::string dir = test::test_data_dir() + "/npy/";
+  auto read = [](const std::string& path, const Quantization& q) {
+    std::vector<NpyArray> files;
+    files.push_back(NpyArray::open(path));
+    const NpyTensorSource source(std::move(files), q, "t");
+    std::vector<std::int64_t> out(source.size());
+    source.read(0, out.size(), out.data());
+    return out;
+  };
+  // np.asfortranarray(np.arange(24).reshape(2, 3, 4) - 12): -12 … 11 in C order.
+  std::vector<std::int64_t> expected(24);
+  for (int i = 0; i < 24; ++i) expected[static_cast<std::size_t>(i)] = i - 12;
+  EXPECT_EQ(read(dir + "fortran_i2_3d.npy", integer(16, true)), expected);
+  EXPECT_EQ(read(dir + "big_endian_i2.npy", integer(16, true)), (std::vector<std::int64_t>{-32768, -2, 0, 3, 32767}));
+  // [[0.5, 1.5], [2.5, 3.5], [4.5, 5.5]] big-endian, Fortran order; fixed 4.1: x · 2.
+  EXPECT_EQ(read(dir + "fortran_big_endian_f8.npy", fixed(4, 1)), (std::vector<std::int64_t>{1, 3, 5, 7, 9, 11}));
+}
+
+// ---------------------------------------------------------------------------
+// Zero points: the value profiled is code − zero point, within the declared
+// width of the result.
+
+TEST(QuantizeZeroPoint, PerTensorShiftsEveryCode) {
+  // TFLite int8 activations with zero point -128: a real 0 is the code -128.
+  const Tensor t(one_file(DType::i1, {-128, -127, 0, 127}), with_zero_points(integer(8, false), {-128}));
+  EXPECT_EQ(t.read_all(), (std::vector<std::int64_t>{0, 1, 128, 255}));
+  // PyTorch quint8 with zero point 128: signed after the shift.
+  const Tensor u(one_file(DType::u1, {0, 128, 255}), with_zero_points(integer(8, true), {128}));
+  EXPECT_EQ(u.read_all(), (std::vector<std::int64_t>{-128, 0, 127}));
+  // Codes stored as integral floats.
+  const Tensor f(one_file(DType::f4, {0, 5, 3}), with_zero_points(integral(8, true), {3}));
+  EXPECT_EQ(f.read_all(), (std::vector<std::int64_t>{-3, 2, 0}));
+}
+
+TEST(QuantizeZeroPoint, TheResultIsCheckedAgainstTheDeclaredWidth) {
+  // 127 - (-128) = 255 does not fit 8-bit signed.
+  const Tensor t({FileSpec{DType::i1, {2, 2}, {-128, 0, 5, 127}}}, with_zero_points(integer(8, true), {-128}));
+  EXPECT_TRUE(throws_error([&] { t.read_all(); },
+                           {t.paths[0], "element (0, 1) = 0 less its zero point -128 is 128",
+                            "outside the declared 8-bit signed range -128..127"}));
+  // A shift past 64 bits is an error, not a wrap.
+  const Tensor big(one_file(DType::i8, {-9223372036854775808.0}),
+                   with_zero_points(integer(32, true), {std::numeric_limits<std::int64_t>::max()}));
+  EXPECT_TRUE(throws_error([&] { big.read_all(); }, {big.paths[0], "overflows 64 bits"}));
+}
+
+TEST(QuantizeZeroPoint, PerChannelFollowsTheFirstAxis) {
+  // Weights (3, 2, 1, 1), one zero point per output channel: rows less 0, 1, -1.
+  const Tensor w({FileSpec{DType::i1, {3, 2, 1, 1}, {5, 6, 5, 6, 5, 6}}},
+                 with_zero_points(integer(8, true), {0, 1, -1}));
+  EXPECT_EQ(w.read_all(), (std::vector<std::int64_t>{5, 6, 4, 5, 6, 7}));
+  EXPECT_EQ(w.read(3, 2), (std::vector<std::int64_t>{5, 6}));  // a read from the middle
+  // A tensor the zero points do not divide into equal slices is refused.
+  TempDir dir;
+  const std::string path = dir.file("w.npy");
+  const auto bytes = encode(DType::i1, {1, 2, 3, 4});
+  write_npy(path, DType::i1, {4}, bytes.data());
+  std::vector<NpyArray> files;
+  files.push_back(NpyArray::open(path));
+  EXPECT_TRUE(throws_error(
+      [&] { NpyTensorSource(std::move(files), with_zero_points(integer(8, true), {0, 1, 2}), "layer 'L' weights"); },
+      {"layer 'L' weights", "3 zero points do not divide its 4 values"}));
+}
+
+// ---------------------------------------------------------------------------
+// dnnsim: a DNNsim precision profile (§7a). Integer traces and float tensors
+// whose every value is integral keep their values, with magnitudes up to
+// 2^(mag+frac) − 1; other float tensors are fixed point (mag, frac).
+
+TEST(QuantizeDnnsim, RawFloatTensorsAreFixedPoint) {
+  // mag 5, frac 8 (13 bits, limit 8191): x · 256, half away from zero, clipped.
+  const Tensor t(one_file(DType::f4, {0.5, -0.00390625 * 1.5, 2.0922866, 40.0, -40.0, 0}), dnnsim(5, 8));
+  EXPECT_TRUE(t.source->all_integral() == false);
+  EXPECT_EQ(t.read_all(), (std::vector<std::int64_t>{
+                              128,    // 0.5 · 256
+                              -2,     // -1.5 -> -2 (away from zero)
+                              536,    // 2.0922866 · 256 = 535.62 -> 536
+                              8191,   // 10240 clipped to 2^13 - 1
+                              -8191,  // clipped below
+                              0}));
+}
+
+TEST(QuantizeDnnsim, IntegralFloatTensorsKeepTheirValues) {
+  // The same widths: 536 stays 536, not 536 · 256.
+  const Tensor t(one_file(DType::f4, {0, 536, -608, 8191, -8191}), dnnsim(5, 8));
+  EXPECT_TRUE(t.source->all_integral());
+  EXPECT_EQ(t.read_all(), (std::vector<std::int64_t>{0, 536, -608, 8191, -8191}));
+  const Tensor over(one_file(DType::f4, {1, 8192}), dnnsim(5, 8));
+  EXPECT_TRUE(throws_error([&] { over.read_all(); },
+                           {over.paths[0], "element (1,) = 8192", "13-bit magnitude range -8191..8191"}));
+}
+
+TEST(QuantizeDnnsim, OneFractionAnywhereMakesTheWholeTensorFixedPoint) {
+  // The second file has 0.5: both files are fixed point (x · 4 at frac 2).
+  const Tensor t({FileSpec{DType::f4, {2}, {1, 2}}, FileSpec{DType::f8, {2}, {0.5, 3}}}, dnnsim(6, 2));
+  EXPECT_FALSE(t.source->all_integral());
+  EXPECT_EQ(t.read_all(), (std::vector<std::int64_t>{4, 8, 2, 12}));
+}
+
+TEST(QuantizeDnnsim, IntegerTracesAreKeptWithinTheMagnitudeBound) {
+  const Tensor t(one_file(DType::i2, {8191, -8191, 0}), dnnsim(1, 12));
+  EXPECT_EQ(t.read_all(), (std::vector<std::int64_t>{8191, -8191, 0}));
+  const Tensor bad(one_file(DType::i2, {-8192}), dnnsim(1, 12));
+  EXPECT_TRUE(throws_error([&] { bad.read_all(); }, {bad.paths[0], "-8192", "13-bit magnitude range"}));
+  const Tensor unsigned_bad(one_file(DType::i2, {3, -1}), dnnsim(4, 0, false));
+  EXPECT_TRUE(throws_error([&] { unsigned_bad.read_all(); }, {unsigned_bad.paths[0], "element (1,) = -1", "0..15"}));
+}
+
+TEST(QuantizeDnnsim, NaNIsAnErrorEvenWhenScanning) {
+  const Tensor t(one_file(DType::f4, {1, kNaN}), dnnsim(5, 8));
+  EXPECT_TRUE(throws_error([&] { t.source->all_integral(); }, {t.paths[0], "element (1,)", "not a finite number"}));
+  EXPECT_TRUE(throws_error([&] { t.read_all(); }, {t.paths[0], "not a finite number"}));
+}
+
+TEST(QuantizeIntegral, AdviceFollowsTheFractionError) {
+  TempDir dir;
+  const std::string path = dir.file("act-conv1-0.npy");
+  const auto bytes = encode(DType::f4, {1, 2.25});
+  write_npy(path, DType::f4, {2}, bytes.data());
+  std::vector<NpyArray> files;
+  files.push_back(NpyArray::open(path));
+  const NpyTensorSource source(std::move(files), integral(), "layer 'conv1' activations", ": add precision.txt");
+  std::vector<std::int64_t> out(2);
+  EXPECT_TRUE(throws_error([&] { source.read(0, 2, out.data()); },
+                           {path, "element (1,) = 2.25 is not an integer: add precision.txt (layer 'conv1' activations)"}));
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -104,8 +105,35 @@ std::vector<unsigned char> encode_as(const std::vector<double>& values) {
   return bytes;
 }
 
+// The binary16 bits of `v`, which must be exact in float16 (tests write
+// values such as 1.5, -0.25 or 2^-24).
+inline std::uint16_t half_bits(double v) {
+  const std::uint16_t sign = std::signbit(v) ? 0x8000 : 0;
+  const double a = std::fabs(v);
+  if (std::isnan(v)) return 0x7e00;
+  if (std::isinf(a)) return static_cast<std::uint16_t>(sign | 0x7c00);
+  if (a < std::ldexp(1.0, -14))  // zero or subnormal: a = m · 2^−24
+    return static_cast<std::uint16_t>(sign | static_cast<std::uint16_t>(std::ldexp(a, 24)));
+  int e = 0;
+  const double m = std::frexp(a, &e);  // a = m · 2^e, m in [0.5, 1)
+  const auto mantissa = static_cast<std::uint16_t>(std::ldexp(m, 11) - 1024);
+  return static_cast<std::uint16_t>(sign | ((e + 14) << 10) | mantissa);
+}
+
 inline std::vector<unsigned char> encode(DType dtype, const std::vector<double>& values) {
   switch (dtype) {
+    case DType::b1: {
+      std::vector<unsigned char> bytes;
+      for (double v : values) bytes.push_back(v != 0 ? 1 : 0);
+      return bytes;
+    }
+    case DType::f2: {
+      std::vector<double> bits;
+      for (double v : values) bits.push_back(half_bits(v));
+      return encode_as<std::uint16_t>(bits);
+    }
+    case DType::i8: return encode_as<std::int64_t>(values);
+    case DType::u8: return encode_as<std::uint64_t>(values);
     case DType::i1: return encode_as<std::int8_t>(values);
     case DType::u1: return encode_as<std::uint8_t>(values);
     case DType::i2: return encode_as<std::int16_t>(values);

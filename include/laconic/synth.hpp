@@ -55,6 +55,7 @@ struct SynthOptions {
   double weight_zero_fraction = 0.02;
   std::uint64_t seed = 1;
   bool dnnsim_layout = false;  // models/<net>/model.csv + net_traces/<net>/*.npy (float32)
+  bool compress = false;       // each trace a deflated .npz (np.savez_compressed's format)
   // When not empty, values are drawn from these statistics instead: each
   // tensor takes the zero fraction, share of negative values and distribution
   // of magnitudes of a fitted tensor, magnitudes scaled by 2^(bits − fitted

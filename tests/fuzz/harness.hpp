@@ -30,6 +30,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <random>
@@ -41,6 +42,7 @@
 #include "laconic/error.hpp"
 #include "laconic/network.hpp"
 #include "laconic/npy.hpp"
+#include "laconic/npz.hpp"
 #include "laconic/profile.hpp"
 #include "laconic/quantize.hpp"
 #include "laconic/report.hpp"
@@ -109,26 +111,38 @@ class MemoryFile {
   std::string path_;
 };
 
-inline Quantization quantization(QuantizeMode mode, int bits, bool is_signed, int int_bits = 0, int frac_bits = 0) {
+inline Quantization quantization(QuantizeMode mode, int bits, bool is_signed, int int_bits = 0, int frac_bits = 0,
+                                 std::vector<std::int64_t> zero_points = {}) {
   Quantization q;
   q.mode = mode;
   q.precision = Precision{bits, is_signed};
   q.int_bits = int_bits;
   q.frac_bits = frac_bits;
+  q.zero_points = std::move(zero_points);
   return q;
 }
 
-// The quantizations a manifest can give a tensor of `dtype`.
+// The quantizations a manifest can give a tensor of `dtype`: its own width,
+// others, zero points (per tensor, and per slice of the first axis, which a
+// tensor whose size they do not divide refuses), DNNsim precision profiles.
 inline std::vector<Quantization> quantizations_for(DType dtype) {
+  const int own = dtype == DType::b1 ? 1 : std::min(bit_width(dtype), 32);
   if (!is_float(dtype))
-    return {quantization(QuantizeMode::none, std::min(bit_width(dtype), 32), is_signed(dtype)),
-            quantization(QuantizeMode::none, 8, true), quantization(QuantizeMode::none, 1, false),
-            quantization(QuantizeMode::none, 32, false)};
+    return {quantization(QuantizeMode::none, own, is_signed(dtype)),
+            quantization(QuantizeMode::none, 8, true),
+            quantization(QuantizeMode::none, 1, false),
+            quantization(QuantizeMode::none, 32, false),
+            quantization(QuantizeMode::none, 8, false, 0, 0, {-128}),
+            quantization(QuantizeMode::none, 32, true, 0, 0, {std::numeric_limits<std::int64_t>::min()}),
+            quantization(QuantizeMode::none, 9, true, 0, 0, {3, -3}),
+            quantization(QuantizeMode::dnnsim, 13, true, 5, 8),
+            quantization(QuantizeMode::dnnsim, 1, false, 1, 0)};
   return {quantization(QuantizeMode::fixed, 12, true, 4, 8),   quantization(QuantizeMode::fixed, 1, false, 0, 1),
           quantization(QuantizeMode::fixed, 32, true, 16, 16), quantization(QuantizeMode::fixed, 32, true, 0, 32),
           quantization(QuantizeMode::linear, 8, true),         quantization(QuantizeMode::linear, 32, true),
           quantization(QuantizeMode::linear, 1, true),         quantization(QuantizeMode::integral, 16, true),
-          quantization(QuantizeMode::integral, 32, false)};
+          quantization(QuantizeMode::integral, 32, false),     quantization(QuantizeMode::integral, 8, false, 0, 0, {-128}),
+          quantization(QuantizeMode::dnnsim, 13, true, 5, 8),  quantization(QuantizeMode::dnnsim, 32, false, 16, 16)};
 }
 
 // Every value read through `q` must have a magnitude below 2^bits (so at
@@ -144,9 +158,53 @@ inline void check_values(const std::vector<std::int64_t>& values, const Quantiza
     check(magnitude(v) <= magnitude_limit, where + " has a magnitude of more than " + std::to_string(p.bits) + " bits");
     if (q.mode == QuantizeMode::none || q.mode == QuantizeMode::integral)
       check(v >= p.min_value() && v <= p.max_value(), where + " is outside the declared range");
-    if (q.mode == QuantizeMode::fixed && !p.is_signed) check(v >= 0, where + " is negative but declared unsigned");
+    if ((q.mode == QuantizeMode::fixed || q.mode == QuantizeMode::dnnsim) && !p.is_signed)
+      check(v >= 0, where + " is negative but declared unsigned");
     for (Encoding e : {Encoding::binary, Encoding::booth, Encoding::naf})
       check(terms(e, v) <= max_terms(e, p.bits), where + " has more terms than its width allows");
+  }
+}
+
+// Checks an opened array (a .npy file or an .npz member): reading every
+// element agrees with reading it in two parts; what write_npy writes from the
+// elements reads back unchanged; every quantization keeps its values within
+// their precision. `reopen` opens the same array again.
+inline void check_opened_array(const NpyArray& array, const std::function<NpyArray()>& reopen) {
+  const std::size_t item = item_size(array.dtype());
+  const std::uint64_t bytes = array.header().data_bytes();
+  std::vector<unsigned char> elements(static_cast<std::size_t>(bytes));
+  if (bytes > 0) array.read(0, array.size(), elements.data());
+  if (array.size() > 1) {
+    const std::uint64_t half = array.size() / 2;
+    std::vector<unsigned char> tail(static_cast<std::size_t>((array.size() - half) * item));
+    array.read(half, array.size() - half, tail.data());
+    check(std::memcmp(tail.data(), elements.data() + half * item, tail.size()) == 0,
+          "a read from the middle disagrees with a read of the whole array");
+  }
+  if (const std::byte* in_place = array.contiguous_data())
+    check(bytes == 0 || std::memcmp(in_place, elements.data(), elements.size()) == 0,
+          "contiguous_data() disagrees with read()");
+
+  // What laconic writes (synth, tests) reads back as the same array.
+  const std::string copy = (fixture_root() / "roundtrip.npy").string();
+  write_npy(copy, array.dtype(), array.shape(), elements.data());
+  const NpyArray again = NpyArray::open(copy);
+  check(again.shape() == array.shape() && again.dtype() == array.dtype(), "write_npy changed the header");
+  check(bytes == 0 || std::memcmp(again.data(), elements.data(), static_cast<std::size_t>(bytes)) == 0,
+        "write_npy changed the data");
+
+  for (const Quantization& q : quantizations_for(array.dtype())) {
+    std::vector<NpyArray> files;
+    files.push_back(reopen());
+    std::vector<std::int64_t> values(static_cast<std::size_t>(array.size()));
+    try {
+      const NpyTensorSource source(std::move(files), q, "fuzzed tensor");
+      check(source.size() == array.size(), "tensor size differs from the file's");
+      source.read(0, values.size(), values.data());
+    } catch (const Error&) {
+      continue;
+    }
+    check_values(values, q, "fuzzed tensor");
   }
 }
 
@@ -159,7 +217,6 @@ inline void check_npy(const std::uint8_t* data, std::size_t size) {
     parsed = true;
     check(header.data_offset <= size, "data offset past the end of the input");
     check(header.major_version >= 1 && header.major_version <= 3, "unsupported version accepted");
-    check(!header.fortran_order, "Fortran order accepted");
     header.data_bytes();  // the parser refuses shapes whose size does not fit 64 bits
   } catch (const Error&) {
   }
@@ -174,38 +231,56 @@ inline void check_npy(const std::uint8_t* data, std::size_t size) {
   const NpyArray& array = opened.front();
   check(parsed, "NpyArray::open accepted a file whose header parse_npy_header refuses");
   check(array.header().shape == header.shape && array.header().dtype == header.dtype &&
+            array.header().big_endian == header.big_endian && array.header().fortran_order == header.fortran_order &&
             array.header().data_offset == header.data_offset,
         "NpyArray::open and parse_npy_header disagree");
   check(array.header().data_offset + array.header().data_bytes() == size,
         "the data is not exactly what the header promises");
   check(array.size() == 0 || array.data() != nullptr, "no data pointer");
+  check_opened_array(array, [&] { return NpyArray::open(file.path()); });
+}
 
-  // What laconic writes (synth, tests) reads back as the same array.
-  const std::string copy = (fixture_root() / "roundtrip.npy").string();
-  write_npy(copy, array.dtype(), array.shape(), array.data());
-  const NpyArray again = NpyArray::open(copy);
-  check(again.shape() == array.shape() && again.dtype() == array.dtype(), "write_npy changed the header");
-  const std::uint64_t bytes = array.header().data_bytes();
-  check(bytes == 0 || std::memcmp(again.data(), array.data(), static_cast<std::size_t>(bytes)) == 0,
-        "write_npy changed the data");
-
-  for (const Quantization& q : quantizations_for(array.dtype())) {
-    std::vector<NpyArray> files;
-    files.push_back(NpyArray::open(file.path()));
-    const NpyTensorSource source(std::move(files), q, "fuzzed tensor");
-    check(source.size() == array.size(), "tensor size differs from the file's");
-    std::vector<std::int64_t> values(static_cast<std::size_t>(source.size()));
+// .npz: the archive's central directory, then each of its arrays (at most
+// 16) opened, verified and checked as a .npy array is.
+inline void check_npz(const std::uint8_t* data, std::size_t size) {
+  static MemoryFile file;
+  file.assign(data, size);
+  std::vector<std::string> names;
+  try {
+    names = NpzArchive::open(file.path()).names();
+  } catch (const Error&) {
+    return;
+  }
+  if (names.size() > 16) names.resize(16);
+  for (const std::string& name : names) {
+    std::vector<NpyArray> opened;
     try {
-      source.read(0, values.size(), values.data());
-    } catch (const Error&) {
+      opened.push_back(NpzArchive::open(file.path()).array(name));
+    } catch (const Error& e) {
+      check(std::string(e.what()).find(file.path() + ":") != std::string::npos,
+            "an archive error that names neither archive nor member: " + std::string(e.what()));
       continue;
     }
-    check_values(values, q, "fuzzed tensor");
+    check(opened.front().path() == file.path() + ":" + name, "the array is not named archive:member");
+    check_opened_array(opened.front(), [&] { return NpzArchive::open(file.path()).array(name); });
   }
 }
 
 // ---------------------------------------------------------------------------
 // Fixtures for the manifest and model.csv targets.
+
+// The binary16 bits of `v`, exact for the small integers and halves the
+// fixtures hold.
+inline std::uint16_t half_bits(double v) {
+  const std::uint16_t sign = std::signbit(v) ? 0x8000 : 0;
+  const double a = std::fabs(v);
+  if (std::isnan(v)) return 0x7e00;
+  if (std::isinf(a) || a > 65504) return static_cast<std::uint16_t>(sign | 0x7c00);
+  if (a < std::ldexp(1.0, -14)) return static_cast<std::uint16_t>(sign | static_cast<std::uint16_t>(std::ldexp(a, 24)));
+  int e = 0;
+  const double m = std::frexp(a, &e);
+  return static_cast<std::uint16_t>(sign | ((e + 14) << 10) | static_cast<std::uint16_t>(std::ldexp(m, 11) - 1024));
+}
 
 // `values` repeated or cut to the shape's element count, stored as `dtype`.
 inline void fixture(const fs::path& path, DType dtype, const std::vector<std::uint64_t>& shape,
@@ -218,6 +293,10 @@ inline void fixture(const fs::path& path, DType dtype, const std::vector<std::ui
     unsigned char* out = bytes.data() + i * item_size(dtype);
     auto put = [&](auto typed) { std::memcpy(out, &typed, sizeof typed); };
     switch (dtype) {
+      case DType::b1: put(static_cast<std::uint8_t>(v != 0)); break;
+      case DType::i8: put(static_cast<std::int64_t>(v)); break;
+      case DType::u8: put(static_cast<std::uint64_t>(v)); break;
+      case DType::f2: put(half_bits(v)); break;
       case DType::i1: put(static_cast<std::int8_t>(v)); break;
       case DType::u1: put(static_cast<std::uint8_t>(v)); break;
       case DType::i2: put(static_cast<std::int16_t>(v)); break;
@@ -229,6 +308,46 @@ inline void fixture(const fs::path& path, DType dtype, const std::vector<std::ui
     }
   }
   write_npy(path.string(), dtype, shape, bytes.empty() ? nullptr : bytes.data());
+}
+
+// `values` as an i2 array of `shape` in Fortran order ('fortran_order': True,
+// the first axis fastest).
+inline void fixture_fortran(const fs::path& path, const std::vector<std::uint64_t>& shape,
+                            const std::vector<double>& values) {
+  std::uint64_t count = 1;
+  for (auto d : shape) count *= d;
+  std::string bytes = npy_preamble(DType::i2, shape);
+  const auto at = bytes.find("'fortran_order': False");
+  bytes.replace(at, 22, "'fortran_order': True ");
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const auto v = static_cast<std::int16_t>(values[static_cast<std::size_t>(i % values.size())]);
+    bytes.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  std::ofstream(path, std::ios::binary) << bytes;
+}
+
+struct FixtureArray {
+  std::string name;
+  DType dtype;
+  std::vector<std::uint64_t> shape;
+  std::vector<double> values;
+};
+
+// An .npz of `arrays`, deflated or stored.
+inline void fixture_npz(const fs::path& path, const std::vector<FixtureArray>& arrays, bool compress) {
+  std::vector<std::vector<unsigned char>> data;
+  std::vector<NpzEntry> entries;
+  for (const auto& a : arrays) {
+    const fs::path scratch = path.string() + "." + a.name + ".npy";
+    fixture(scratch, a.dtype, a.shape, a.values);
+    const NpyArray array = NpyArray::open(scratch.string());
+    data.emplace_back(static_cast<std::size_t>(array.header().data_bytes()));
+    array.read(0, array.size(), data.back().data());
+    fs::remove(scratch);
+  }
+  for (std::size_t i = 0; i < arrays.size(); ++i)
+    entries.push_back(NpzEntry{arrays[i].name, arrays[i].dtype, arrays[i].shape, data[i].data()});
+  write_npz(path.string(), entries, compress);
 }
 
 // A deterministic mix of zeros, small and larger magnitudes of both signs.
@@ -277,6 +396,16 @@ inline const fs::path& manifest_fixture() {
     fixture(d / "t.npy", DType::i2, {}, {5.0});
     fixture(d / "j.npy", DType::i2, {1, 1, 1, 1, 1}, {1.0});
     fixture(d / "i.npy", DType::i2, {0, 1048576, 1048576, 1048576}, {0.0});
+    // The other dtypes, orders and containers (upper-case names).
+    fixture(d / "B.npy", DType::b1, {1, 4, 6, 6}, {1.0, 0.0, 0.0});
+    fixture(d / "I.npy", DType::i8, {2, 4, 6, 6}, pattern(-300, 300));
+    fixture(d / "U.npy", DType::u8, {8, 4, 3, 3}, {1.0, 9007199254740992.0, 0.0});
+    fixture(d / "H.npy", DType::f2, {1, 4, 6, 6}, {0.0, 1.5, -0.25, 65504.0, 3.0});
+    fixture_fortran(d / "F.npy", {8, 4, 3, 3}, pattern(-100, 100));
+    fixture_npz(d / "Z.npz", {{"act", DType::u1, {1, 4, 6, 6}, pattern(0, 255)}, {"wgt", DType::i1, {8, 4, 3, 3},
+                                                                                   pattern(-128, 127)}}, true);
+    fixture_npz(d / "S.npz", {{"act", DType::i8, {2, 144}, pattern(-9, 9)}}, false);
+    std::ofstream(d / "P.txt") << "magnitude (+1 of the sign), fraction, wgt_magnitude, wgt_fraction\n5;3;\n8;2;\n1;8;\n12;0;\n";
     return d;
   }();
   return dir;
@@ -311,6 +440,14 @@ inline const fs::path& dnnsim_fixture() {
     fixture(t / "wgt-dup.npy", DType::f4, {8, 4, 3, 3}, {1.0});
     fixture(t / "act-dup-1.npy", DType::f4, {1, 4, 6, 6}, {2.0});
     fixture(t / "act-dup-01.npy", DType::f4, {1, 4, 6, 6}, {2.0});
+    // '/' in a layer name is '-' in its files (§7a); raw floats for the profile.
+    fixture(t / "wgt-a-b.npy", DType::f4, {8, 4, 3, 3}, {0.5, -0.125, 0.0, 0.0625});
+    fixture(t / "act-a-b-0.npy", DType::f4, {1, 4, 6, 6}, {0.0, 1.5, 2.25, 0.0, 3.0});
+    // A second model directory over the same traces, with a precision.txt
+    // for two layers.
+    fs::create_directories(d / "models" / "prec");
+    std::ofstream(d / "models" / "prec" / "precision.txt")
+        << "magnitude (+1 of the sign), fraction, wgt_magnitude, wgt_fraction\n5;9;\n8;0;\n1;16;\n12;0;\n";
     return d;
   }();
   return dir;
@@ -418,20 +555,26 @@ inline void check_manifest(const std::uint8_t* data, std::size_t size) {
   check_network(network);
 }
 
+// The model.csv is read twice: as a model directory of its own, and beside
+// a two-layer precision.txt (§7a) over the same traces.
 inline void check_dnnsim(const std::uint8_t* data, std::size_t size) {
-  const fs::path model = dnnsim_fixture() / "models" / "net";
-  {
-    std::ofstream out(model / "model.csv", std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+  const fs::path root = dnnsim_fixture();
+  for (const char* net : {"net", "prec"}) {
+    const fs::path model = root / "models" / net;
+    {
+      std::ofstream out(model / "model.csv", std::ios::binary | std::ios::trunc);
+      out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
+    }
+    Network network;
+    try {
+      network = load_dnnsim(model.string(), (root / "net_traces" / "net").string());
+    } catch (const Error&) {
+      continue;
+    }
+    check(network.format == "dnnsim", "dnnsim format");
+    check(network.precision_profile.empty() == (std::string(net) == "net"), "precision profile not recorded");
+    check_network(network);
   }
-  Network network;
-  try {
-    network = load_dnnsim(model.string());
-  } catch (const Error&) {
-    return;
-  }
-  check(network.format == "dnnsim", "dnnsim format");
-  check_network(network);
 }
 
 }  // namespace laconic::fuzz

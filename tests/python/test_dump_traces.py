@@ -432,6 +432,118 @@ class TinyDump(unittest.TestCase):
         self.assertEqual(outs["int"]["layers"][0]["samples"], 5)
 
 
+if torch is not None:
+    class QuantizedNet(nn.Module):
+        """A statically quantized conv - ReLU - conv - fc network (torch.ao.quantization)."""
+
+        def __init__(self):
+            super().__init__()
+            self.quant = torch.ao.quantization.QuantStub()
+            self.conv1 = nn.Conv2d(3, 6, 3, padding=1)
+            self.relu = nn.ReLU()
+            self.conv2 = nn.Conv2d(6, 4, 3, stride=2, padding=1)
+            self.fc = nn.Linear(4 * 4 * 4, 5)
+            self.dequant = torch.ao.quantization.DeQuantStub()
+
+        def forward(self, x):
+            x = self.relu(self.conv1(self.quant(x)))
+            x = self.conv2(x)
+            return self.dequant(self.fc(torch.flatten(x, 1)))
+
+    def quantized_model(engine):
+        torch.manual_seed(4)
+        model = QuantizedNet().eval()
+        # Per-channel weights, as PyTorch's x86 default and TFLite quantize convolutions.
+        q = torch.ao.quantization
+        model.qconfig = q.QConfig(activation=q.get_default_qconfig(engine).activation,
+                                  weight=q.default_per_channel_weight_observer)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.ao.quantization.prepare(model, inplace=True)
+            model(tiny_input(8, seed=5)[:, :, :8, :8])
+            torch.ao.quantization.convert(model, inplace=True)
+        return model
+
+
+def quantized_engine():
+    """A quantized engine this torch runs (Debian's has qnnpack and onednn), or None."""
+    if torch is None:
+        return None
+    for engine in ("fbgemm", "qnnpack", "onednn", "x86"):
+        if engine in torch.backends.quantized.supported_engines:
+            return engine
+    return None
+
+
+@unittest.skipIf(quantized_engine() is None, "torch has no quantized engine")
+class QuantizedDump(unittest.TestCase):
+    """A quantized model is dumped as its integer codes with their zero points."""
+
+    @classmethod
+    def setUpClass(cls):
+        torch.backends.quantized.engine = quantized_engine()
+        cls.tmp = tempfile.mkdtemp(prefix="dump_traces_quantized_")
+        cls.model = quantized_model(quantized_engine())
+        cls.x = tiny_input(3, seed=6)[:, :, :8, :8]
+        cls.out = os.path.join(cls.tmp, "q")
+        cls.manifest = dt.dump(cls.model, cls.x, cls.out, per_file=2, network="qnet")
+        cls.layers = {l["name"]: l for l in cls.manifest["layers"]}
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_layers_and_source(self):
+        self.assertEqual(list(self.layers), ["conv1", "conv2", "fc"])
+        self.assertIn("integer codes of the quantized model with their zero points", self.manifest["source"])
+
+    def test_activation_codes_and_zero_points(self):
+        # conv1's input is the QuantStub's output: quint8 codes, its zero point.
+        inputs = {}
+        mods = dict(self.model.named_modules())
+        hooks = [mods[n].register_forward_hook(lambda m, i, o, n=n: inputs.__setitem__(n, i[0]))
+                 for n in ("conv1", "conv2", "fc")]
+        with torch.no_grad():
+            self.model(self.x)
+        for h in hooks:
+            h.remove()
+        for name in ("conv1", "conv2", "fc"):
+            entry = self.layers[name]["activations"]
+            q = inputs[name]
+            self.assertEqual(entry["zero_point"], int(q.q_zero_point()), name)
+            codes = load_layer(self.out, entry)
+            self.assertEqual(codes.dtype, np.uint8, name)
+            np.testing.assert_array_equal(codes, q.int_repr().numpy(), err_msg=name)
+            shifted = codes.astype(np.int64) - entry["zero_point"]
+            self.assertEqual(entry["signed"], bool(shifted.min() < 0), name)
+        # After the ReLU no code lies below the zero point: 8-bit unsigned.
+        self.assertEqual((self.layers["conv2"]["activations"]["bits"],
+                          self.layers["conv2"]["activations"]["signed"]), (8, False))
+
+    def test_weight_codes_and_per_channel_zero_points(self):
+        for name in ("conv1", "conv2", "fc"):
+            entry = self.layers[name]["weights"]
+            w = dict(self.model.named_modules())[name].weight()
+            codes = np.load(os.path.join(self.out, entry["file"]))
+            self.assertEqual(codes.dtype, np.int8, name)
+            np.testing.assert_array_equal(codes, w.int_repr().numpy(), err_msg=name)
+            self.assertEqual(w.qscheme(), torch.per_channel_affine, name)
+            self.assertEqual(entry["zero_point"], w.q_per_channel_zero_points().tolist(), name)
+            self.assertEqual(len(entry["zero_point"]), codes.shape[0], name)
+
+    @needs_laconic
+    def test_laconic_profiles_code_minus_zero_point(self):
+        report = os.path.join(self.out, "report.json")
+        r = run_laconic(os.path.join(self.out, "manifest.json"), "--json", report)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        doc = read_json(report)
+        for layer in doc["layers"]:
+            entry = self.layers[layer["name"]]["activations"]
+            shifted = load_layer(self.out, entry).astype(np.int64) - entry["zero_point"]
+            self.assertAlmostEqual(layer["terms"]["activations"]["zero_fraction"],
+                                   float(np.mean(shifted == 0)), places=12, msg=layer["name"])
+
+
 @needs_torch
 class BnFolding(unittest.TestCase):
     def test_fx_detection(self):

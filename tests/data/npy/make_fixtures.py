@@ -37,11 +37,23 @@ save("empty_f4.npy", np.zeros((3, 0), dtype="<f4"))
 save("v2_i2.npy", np.array([[1, -2], [3, -4]], dtype="<i2"), version=(2, 0))
 save("v3_u1.npy", np.array([7, 8, 9], dtype="u1"), version=(3, 0))
 
-# Files NumPy writes that laconic must refuse.
+# The other numeric dtypes: 64-bit integers (tensor.long().numpy() and
+# astype(int) give <i8), bool and float16 (with a subnormal, -0, inf and NaN).
+save("i8.npy", np.array([-2**63, -1, 0, 1, 2**63 - 1], dtype="<i8"))
+save("u8.npy", np.array([0, 1, 2**63, 2**64 - 1], dtype="<u8"))
+save("b1.npy", np.array([True, False, True]))
+save("f2.npy", np.array([1.0, -2.5, 65504.0, 2.0**-24, -0.0, np.inf, np.nan, 1.0 / 3.0], dtype="<f2"))
+
+# Big-endian and Fortran-order files, read through swaps and strides.
 save("big_endian_f4.npy", np.array([1.0, 2.0], dtype=">f4"))
+save("big_endian_i2.npy", np.array([-32768, -2, 0, 3, 32767], dtype=">i2"))
+save("big_endian_u8.npy", np.array([0, 1, 2**63, 2**64 - 1], dtype=">u8"))
+save("big_endian_f8.npy", np.array([0.1, -1e300, np.inf, 5e-324], dtype=">f8"))
 save("fortran_f4.npy", np.asfortranarray(np.arange(6, dtype="<f4").reshape(2, 3)))
-save("i8.npy", np.array([1, 2], dtype="<i8"))
-save("b1.npy", np.array([True, False]))
-save("f2.npy", np.array([1.0], dtype="<f2"))
+save("fortran_i2_3d.npy", np.asfortranarray(np.arange(24, dtype="<i2").reshape(2, 3, 4) - 12))
+save("fortran_big_endian_f8.npy", np.asfortranarray((np.arange(6).reshape(3, 2) + 0.5).astype(">f8")))
+
+# Files NumPy writes that laconic must refuse.
 save("U3.npy", np.array(["abc"], dtype="<U3"))
 save("structured.npy", np.zeros(2, dtype=[("a", "<f4"), ("b", "<i2")]))
+save("c8.npy", np.array([1 + 2j], dtype="<c8"))
