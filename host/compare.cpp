@@ -200,6 +200,13 @@ ReportConfig read_config(const ReportReader& reader, const json& config) {
   if (!reader.member(config, "sample_limit", "config").is_null())
     out.sample_limit = reader.count(config, "sample_limit", "config");
   out.source = reader.text(config, "source", "config");
+  // Written since a precision profile could set the widths; null or absent: none.
+  if (config.contains("precision_profile")) {
+    const json& precisions = config["precision_profile"];
+    if (!precisions.is_null() && !precisions.is_string())
+      reader.fail("config.precision_profile is not a string or null");
+    if (precisions.is_string()) out.precision_profile = precisions.get<std::string>();
+  }
   return out;
 }
 
@@ -503,6 +510,7 @@ std::vector<std::pair<std::string, std::string>> describe(const Report& r) {
   fields.emplace_back("sample limit", sample_limit_text(r.config.sample_limit));
   fields.emplace_back("layers", std::to_string(r.layers.size()));
   fields.emplace_back("traces", r.config.source);
+  fields.emplace_back("precisions", r.config.precision_profile.empty() ? "the traces' own" : r.config.precision_profile);
   return fields;
 }
 
@@ -702,6 +710,8 @@ ordered_json report_json(const Report& r) {
   ordered_json config = settings_json(r.config.settings);
   config["sample_limit"] = r.config.sample_limit ? ordered_json(*r.config.sample_limit) : ordered_json(nullptr);
   config["source"] = r.config.source;
+  config["precision_profile"] =
+      r.config.precision_profile.empty() ? ordered_json(nullptr) : ordered_json(r.config.precision_profile);
   return ordered_json{{"path", r.path},
                       {"network", r.network},
                       {"schema", r.schema},

@@ -37,6 +37,7 @@ NetworkResult profile_network(const Network& network, const Engine& engine, cons
   NetworkResult out;
   out.network = network.name;
   out.source = network.source;
+  out.precision_profile = network.precision_profile;
   out.engine = std::string(engine.name());
   out.config = config;
   out.sample_limit = options.sample_limit;

@@ -142,6 +142,7 @@ std::string markdown_report(const NetworkResult& r) {
   out << "# laconic profile: " << md_escape(r.network) << "\n\n";
   out << "Engine `" << r.engine << "`, encoding `" << to_string(config.encoding) << "`, " << samples_text(r) << ".";
   if (!r.source.empty()) out << " Traces: " << md_escape(r.source) << ".";
+  if (!r.precision_profile.empty()) out << " Precisions: " << md_escape(r.precision_profile) << ".";
   out << "\n\n";
 
   // The accelerators (§8, §9).
@@ -259,7 +260,7 @@ const char* const kCsvConfigHeader =
     "pragmatic_tiles,pragmatic_rows,pragmatic_columns,pragmatic_lanes,pragmatic_column_registers,"
     "pragmatic_shifter_bits,"
     "laconic_tiles,laconic_rows,laconic_columns,laconic_lanes,laconic_column_registers,"
-    "depthwise,fold_first_layer";
+    "depthwise,fold_first_layer,precision_profile";
 
 std::string csv_config_fields(const ProfileConfig& c) {
   std::ostringstream row;
@@ -289,13 +290,13 @@ std::string csv_report(const NetworkResult& r, bool per_sample) {
          "activation_bits,weight_bits,activation_mean_terms,activation_zero_fraction,"
          "weight_mean_terms,weight_zero_fraction,"
       << kCsvConfigHeader << "\n";
-  const std::string config = csv_config_fields(r.config);
   auto quote = [](const std::string& s) {
     if (s.find_first_of(",\"\n") == std::string::npos) return s;
     std::string q = "\"";
     for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
     return q + "\"";
   };
+  const std::string config = csv_config_fields(r.config) + "," + quote(r.precision_profile);
   auto counts = [&](std::uint64_t macs, const Work& w, const Cycles& c) {
     std::ostringstream row;
     row << macs << "," << w.baseline << "," << w.zero_skip << "," << w.stripes << "," << w.pragmatic << ","
@@ -377,6 +378,7 @@ std::string json_report(const NetworkResult& r, bool per_sample) {
   ordered_json config = settings_json(r.config);
   config["sample_limit"] = r.sample_limit == 0 ? ordered_json(nullptr) : ordered_json(r.sample_limit);
   config["source"] = r.source;
+  config["precision_profile"] = r.precision_profile.empty() ? ordered_json(nullptr) : ordered_json(r.precision_profile);
   doc["config"] = std::move(config);
   doc["layers"] = ordered_json::array();
   for (const auto& l : r.layers) {

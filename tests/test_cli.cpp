@@ -461,6 +461,7 @@ json dnnsim_config() {
 json without_run_fields(json config) {
   config.erase("sample_limit");
   config.erase("source");
+  config.erase("precision_profile");
   return config;
 }
 
@@ -498,7 +499,8 @@ TEST_F(CliProfile, GoodRunWritesDocumentedReports) {
   std::vector<std::string> config_keys;
   for (const auto& item : in_order["config"].items()) config_keys.push_back(item.key());
   EXPECT_EQ(config_keys, (std::vector<std::string>{"preset", "encoding", "baseline_width", "accelerators", "depthwise",
-                                                   "fold_first_layer", "sample_limit", "source"}));
+                                                   "fold_first_layer", "sample_limit", "source", "precision_profile"}));
+  EXPECT_TRUE(doc["config"]["precision_profile"].is_null()) << where;
   std::vector<std::string> accelerator_keys;
   for (const auto& item : in_order["config"]["accelerators"].items()) accelerator_keys.push_back(item.key());
   EXPECT_EQ(accelerator_keys, (std::vector<std::string>{"baseline", "stripes", "pragmatic", "laconic"}));
@@ -601,10 +603,13 @@ TEST_F(CliProfile, GoodRunWritesDocumentedReports) {
             "preset,encoding,baseline_width,baseline_tiles,baseline_rows,baseline_columns,baseline_lanes,"
             "stripes_tiles,stripes_rows,stripes_columns,stripes_lanes,pragmatic_tiles,pragmatic_rows,"
             "pragmatic_columns,pragmatic_lanes,pragmatic_column_registers,pragmatic_shifter_bits,laconic_tiles,"
-            "laconic_rows,laconic_columns,laconic_lanes,laconic_column_registers,depthwise,fold_first_layer")
+            "laconic_rows,laconic_columns,laconic_lanes,laconic_column_registers,depthwise,fold_first_layer,"
+            "precision_profile")
       << csv_where;
-  // Every row, layer or sample, ends with the run's configuration.
-  const std::string config_fields = ",dnnsim,booth,16,16,16,1,16,16,16,16,16,16,16,16,16,1,2,16,16,16,16,0,diagonal,true";
+  // Every row, layer or sample, ends with the run's configuration (no
+  // precision profile here).
+  const std::string config_fields =
+      ",dnnsim,booth,16,16,16,1,16,16,16,16,16,16,16,16,16,1,2,16,16,16,16,0,diagonal,true,";
   const std::size_t columns = split_csv_row(rows[0]).size();
   int layer_rows = 0, sample_rows = 0;
   std::uint64_t csv_macs = 0;
@@ -1037,6 +1042,23 @@ TEST(CliDnnsim, TrailingSlashOnTheModelDirectory) {
   ASSERT_EQ(synth.status, 0) << synth.describe();
   const CliRun r = run_laconic({"profile", out + "/models/tiny-synthetic/", "-q"}, scratch);
   EXPECT_STATUS(r, 0);
+}
+
+// A DNNsim precision.txt that set the layers' widths is part of every
+// report's configuration (MODEL.md §7a).
+TEST(CliDnnsim, ReportsSayWhichPrecisionProfileSetTheWidths) {
+  TempDir scratch;
+  const std::string model = test::test_data_dir() + "/cases/dnnsim-precision/models/floatnet";
+  const std::string json_path = scratch.file("r.json"), csv_path = scratch.file("r.csv");
+  const CliRun r = run_laconic({"profile", model, "--json", json_path, "--csv", csv_path, "--engine", "cpu"}, scratch);
+  ASSERT_EQ(r.status, 0) << r.describe();
+  const std::string expected = "precision.txt: " + model + "/precision.txt";
+  EXPECT_TRUE(contains(r.out, "Precisions: " + expected)) << r.describe();
+  EXPECT_EQ(json::parse(read_text(json_path))["config"]["precision_profile"], expected);
+  const auto rows = lines_of(read_text(csv_path));
+  ASSERT_GE(rows.size(), 2u);
+  EXPECT_TRUE(rows[1].size() >= expected.size() && rows[1].substr(rows[1].size() - expected.size()) == expected)
+      << rows[1];
 }
 
 TEST(CliSynth, Errors) {

@@ -22,6 +22,7 @@ struct ReportConfig {
   ProfileConfig settings;
   std::optional<std::uint64_t> sample_limit;  // null in the report: every sample
   std::string source;
+  std::string precision_profile;  // null in the report: none
 };
 
 struct ReportLayer {

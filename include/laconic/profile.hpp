@@ -26,6 +26,9 @@ struct ProfiledLayer {
 struct NetworkResult {
   std::string network;
   std::string source;        // the manifest's "source", or the DNNsim traces directory
+  // The per-layer precision profile that set p_a and p_w ("precision.txt:
+  // <path>", Network::precision_profile); empty when none did.
+  std::string precision_profile;
   std::string engine;        // the engine that computed the numbers
   ProfileConfig config;
   std::uint64_t sample_limit = 0;  // --samples, 0 when every sample was profiled
