@@ -610,22 +610,6 @@ std::string csv_number(double v) {
   return buf;
 }
 
-std::string md_cell(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += "\\|";
-    else if (c == '\n') out += ' ';
-    else out += c;
-  }
-  return out;
-}
-
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string q = "\"";
-  for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return q + "\"";
-}
 
 // A metric of one side as Markdown: integers for counts, two decimals for
 // potentials and speedups.
@@ -727,9 +711,9 @@ bool layer_sets_differ(const Comparison& c) { return c.layers_in_both() != c.lay
 
 std::string comparison_markdown(const Comparison& c) {
   std::ostringstream out;
-  out << "# laconic compare: " << md_cell(c.a.network);
-  if (c.a.network != c.b.network) out << " vs " << md_cell(c.b.network);
-  out << "\n\nA is `" << md_cell(c.a.path) << "`, B is `" << md_cell(c.b.path)
+  out << "# laconic compare: " << markdown_text(c.a.network);
+  if (c.a.network != c.b.network) out << " vs " << markdown_text(c.b.network);
+  out << "\n\nA is `" << markdown_text(c.a.path) << "`, B is `" << markdown_text(c.b.path)
       << "`. Ratios are B / A: for work and cycles below 1 means B needs less, for potentials and speedups "
          "above 1 means B gains more; `inf` where A is 0, `n/a` where both are 0. Layers matched by "
       << match_name(c.match) << ": " << c.layers_in_both() << " in both";
@@ -745,7 +729,7 @@ std::string comparison_markdown(const Comparison& c) {
     out << "The two configurations are the same.\n\n";
   } else {
     out << "What differs: ";
-    for (std::size_t i = 0; i < c.differences.size(); ++i) out << (i ? ", " : "") << md_cell(c.differences[i].field);
+    for (std::size_t i = 0; i < c.differences.size(); ++i) out << (i ? ", " : "") << markdown_text(c.differences[i].field);
     out << ".\n\n";
   }
 
@@ -753,7 +737,7 @@ std::string comparison_markdown(const Comparison& c) {
   const auto da = describe(c.a), db = describe(c.b);
   for (std::size_t i = 0; i < da.size(); ++i) {
     const bool differs = da[i].second != db[i].second;
-    auto cell = [&](const std::string& v) { return differs ? "**" + md_cell(v) + "**" : md_cell(v); };
+    auto cell = [&](const std::string& v) { return differs ? "**" + markdown_text(v) + "**" : markdown_text(v); };
     out << "| " << da[i].first << " | " << cell(da[i].second) << " | " << cell(db[i].second) << " |\n";
   }
 
@@ -799,7 +783,7 @@ std::string comparison_markdown(const Comparison& c) {
          "| layer | type | A Laconic work | B Laconic work | B / A | A potential | B potential |\n"
          "| --- | --- | ---: | ---: | ---: | ---: | ---: |\n";
   for (const auto& row : c.layers)
-    out << "| " << md_cell(row.label()) << " | " << type_cell(row) << " | " << side_cell(row, false, Metric::work_laconic)
+    out << "| " << markdown_text(row.label()) << " | " << type_cell(row) << " | " << side_cell(row, false, Metric::work_laconic)
         << " | " << side_cell(row, true, Metric::work_laconic) << " | " << ratio_cell(row, Metric::work_laconic) << " | "
         << side_cell(row, false, Metric::potential_laconic) << " | " << side_cell(row, true, Metric::potential_laconic)
         << " |\n";
@@ -811,7 +795,7 @@ std::string comparison_markdown(const Comparison& c) {
     for (std::size_t i = 0; i < metrics.size(); ++i) out << (with_ratio ? " ---: | ---: | ---: |" : " ---: | ---: |");
     out << "\n";
     for (const auto& row : c.layers) {
-      out << "| " << md_cell(row.label()) << " |";
+      out << "| " << markdown_text(row.label()) << " |";
       for (Metric m : metrics) {
         out << " " << side_cell(row, false, m) << " | " << side_cell(row, true, m) << " |";
         if (with_ratio) out << " " << ratio_cell(row, m) << " |";

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <system_error>
 
 #include "laconic/error.hpp"
@@ -63,21 +64,36 @@ void rename_into_place(const std::string& temp_path, const std::string& path) {
 
 }  // namespace
 
+std::string resolve_symlinks(const std::string& path) {
+  namespace fs = std::filesystem;
+  fs::path p(path);
+  for (int hops = 0; hops < 40; ++hops) {
+    std::error_code ec;
+    if (!fs::is_symlink(p, ec)) return p.string();
+    const fs::path target = fs::read_symlink(p, ec);
+    if (ec) throw Error(path + ": cannot read the symbolic link " + p.string() + ": " + ec.message());
+    p = target.is_absolute() ? target : p.parent_path() / target;
+  }
+  throw Error(path + ": too many levels of symbolic links");
+}
+
 void write_file_atomically(const std::string& path, std::initializer_list<std::string_view> parts) {
-  rename_into_place(write_temporary(path, parts), path);
+  const std::string target = resolve_symlinks(path);
+  rename_into_place(write_temporary(target, parts), target);
 }
 
 void write_files_atomically(const std::vector<std::pair<std::string, std::string>>& files) {
-  std::vector<std::string> temporaries;
+  std::vector<std::string> temporaries, targets;
+  for (const auto& file : files) targets.push_back(resolve_symlinks(file.first));
   try {
-    for (const auto& [path, content] : files) temporaries.push_back(write_temporary(path, {content}));
+    for (std::size_t i = 0; i < files.size(); ++i) temporaries.push_back(write_temporary(targets[i], {files[i].second}));
   } catch (...) {
     for (const auto& temp_path : temporaries) ::unlink(temp_path.c_str());
     throw;
   }
   for (std::size_t i = 0; i < files.size(); ++i) {
     try {
-      rename_into_place(temporaries[i], files[i].first);
+      rename_into_place(temporaries[i], targets[i]);
     } catch (...) {
       for (std::size_t j = i + 1; j < files.size(); ++j) ::unlink(temporaries[j].c_str());
       throw;

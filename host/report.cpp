@@ -43,6 +43,49 @@ std::string ratio_text(double v) {
 
 std::string percent(double fraction) { return fixed(100.0 * fraction, 1); }
 
+}  // namespace
+
+std::string markdown_text(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '|' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (u < 0x20 || u == 0x7f) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+std::string speedup_text(double v) {
+  if (std::isinf(v)) return "inf";
+  char buf[64];
+  if (v < 1) std::snprintf(buf, sizeof buf, "%.3g", v);
+  else std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
+
+namespace {
+
 // Histogram length for a tensor: every term count its width allows (§3),
 // longer only if a value needed more (it cannot, for valid traces).
 std::size_t histogram_length(const TermStats& stats, Encoding encoding, const Precision& precision) {
@@ -50,14 +93,6 @@ std::size_t histogram_length(const TermStats& stats, Encoding encoding, const Pr
   return static_cast<std::size_t>(std::max(bound, stats.max_terms_seen())) + 1;
 }
 
-std::string md_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '|') out += "\\|";
-    else out += c;
-  }
-  return out;
-}
 
 struct MarkdownTable {
   std::vector<std::string> header;
@@ -139,10 +174,10 @@ std::string baseline_line(const ProfileConfig& c) {
 std::string markdown_report(const NetworkResult& r) {
   const ProfileConfig& config = r.config;
   std::ostringstream out;
-  out << "# laconic profile: " << md_escape(r.network) << "\n\n";
+  out << "# laconic profile: " << markdown_text(r.network) << "\n\n";
   out << "Engine `" << r.engine << "`, encoding `" << to_string(config.encoding) << "`, " << samples_text(r) << ".";
-  if (!r.source.empty()) out << " Traces: " << md_escape(r.source) << ".";
-  if (!r.precision_profile.empty()) out << " Precisions: " << md_escape(r.precision_profile) << ".";
+  if (!r.source.empty()) out << " Traces: " << markdown_text(r.source) << ".";
+  if (!r.precision_profile.empty()) out << " Precisions: " << markdown_text(r.precision_profile) << ".";
   out << "\n\n";
 
   // The accelerators (§8, §9).
@@ -175,11 +210,11 @@ std::string markdown_report(const NetworkResult& r) {
     return std::vector<std::string>{
         name, type, samples, std::to_string(macs), std::to_string(w.baseline), std::to_string(w.zero_skip),
         std::to_string(w.stripes), std::to_string(w.pragmatic), std::to_string(w.laconic),
-        fixed(speedup(w.baseline, w.zero_skip), 2), fixed(speedup(w.baseline, w.stripes), 2),
-        fixed(speedup(w.baseline, w.pragmatic), 2), fixed(speedup(w.baseline, w.laconic), 2)};
+        speedup_text(speedup(w.baseline, w.zero_skip)), speedup_text(speedup(w.baseline, w.stripes)),
+        speedup_text(speedup(w.baseline, w.pragmatic)), speedup_text(speedup(w.baseline, w.laconic))};
   };
   for (const auto& l : r.layers)
-    work.rows.push_back(work_row(md_escape(l.result.name), std::string(to_string(l.result.type)),
+    work.rows.push_back(work_row(markdown_text(l.result.name), std::string(to_string(l.result.type)),
                                  std::to_string(l.result.samples()), l.result.macs(), l.result.work()));
   work.rows.push_back(work_row(totals_label("conv layers", conv), "", "", conv.macs, conv.work));
   work.rows.push_back(work_row(totals_label("all layers", all), "", "", all.macs, all.work));
@@ -195,7 +230,7 @@ std::string markdown_report(const NetworkResult& r) {
   for (const auto& l : r.layers) {
     const auto& a = l.result.activation_terms;
     const auto& w = l.result.weight_terms;
-    terms_table.rows.push_back({md_escape(l.result.name), l.activation_quantization, fixed(a.mean(), 3),
+    terms_table.rows.push_back({markdown_text(l.result.name), l.activation_quantization, fixed(a.mean(), 3),
                                 percent(a.zero_fraction()), std::to_string(a.max_terms_seen()),
                                 l.weight_quantization, fixed(w.mean(), 3), percent(w.zero_fraction()),
                                 std::to_string(w.max_terms_seen())});
@@ -216,14 +251,14 @@ std::string markdown_report(const NetworkResult& r) {
                                     std::to_string(c.pragmatic),
                                     std::to_string(c.laconic),
                                     fixed(per_sample, 1),
-                                    fixed(speedup(c.baseline, c.stripes), 2),
-                                    fixed(speedup(c.baseline, c.pragmatic), 2),
-                                    fixed(speedup(c.baseline, c.laconic), 2),
-                                    fixed(speedup(c.stripes, c.laconic), 2),
-                                    fixed(speedup(c.pragmatic, c.laconic), 2)};
+                                    speedup_text(speedup(c.baseline, c.stripes)),
+                                    speedup_text(speedup(c.baseline, c.pragmatic)),
+                                    speedup_text(speedup(c.baseline, c.laconic)),
+                                    speedup_text(speedup(c.stripes, c.laconic)),
+                                    speedup_text(speedup(c.pragmatic, c.laconic))};
   };
   for (const auto& l : r.layers)
-    cycles.rows.push_back(cycles_row(md_escape(l.result.name), l.result.cycles(), l.result.samples()));
+    cycles.rows.push_back(cycles_row(markdown_text(l.result.name), l.result.cycles(), l.result.samples()));
   // Per-sample means of the totals only make sense when every layer saw the
   // same samples; otherwise the column stays empty.
   auto same_samples = [&](bool conv_only) -> std::uint64_t {
@@ -290,13 +325,7 @@ std::string csv_report(const NetworkResult& r, bool per_sample) {
          "activation_bits,weight_bits,activation_mean_terms,activation_zero_fraction,"
          "weight_mean_terms,weight_zero_fraction,"
       << kCsvConfigHeader << "\n";
-  auto quote = [](const std::string& s) {
-    if (s.find_first_of(",\"\n") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
-  };
-  const std::string config = csv_config_fields(r.config) + "," + quote(r.precision_profile);
+  const std::string config = csv_config_fields(r.config) + "," + csv_field(r.precision_profile);
   auto counts = [&](std::uint64_t macs, const Work& w, const Cycles& c) {
     std::ostringstream row;
     row << macs << "," << w.baseline << "," << w.zero_skip << "," << w.stripes << "," << w.pragmatic << ","
@@ -310,7 +339,7 @@ std::string csv_report(const NetworkResult& r, bool per_sample) {
   };
   for (const auto& l : r.layers) {
     const LayerResult& res = l.result;
-    const std::string prefix = quote(r.network) + "," + quote(res.name) + "," + std::string(to_string(res.type));
+    const std::string prefix = csv_field(r.network) + "," + csv_field(res.name) + "," + std::string(to_string(res.type));
     out << prefix << ",layer,," << res.samples() << "," << counts(res.macs(), res.work(), res.cycles()) << ","
         << l.activation_precision.bits << "," << l.weight_precision.bits << ","
         << ratio_text(res.activation_terms.mean()) << "," << ratio_text(res.activation_terms.zero_fraction()) << ","
@@ -410,7 +439,7 @@ std::string json_report(const NetworkResult& r, bool per_sample) {
 }
 
 void check_writable(const std::string& path, const std::string& option) {
-  const fs::path p(path);
+  const fs::path p(resolve_symlinks(path));  // a link is written through to its target
   const fs::path dir = p.has_parent_path() ? p.parent_path() : fs::path(".");
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) throw Error(option + " " + path + ": directory " + dir.string() + " does not exist");

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Dump activation and weight traces of a PyTorch model as a laconic network manifest.
 
 Forward hooks on every nn.Conv2d and nn.Linear (or a chosen subset) record, for each layer, the
@@ -41,7 +41,11 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # the first python3 on PATH may be one without Debian's packages
+    sys.exit(f"dump_traces.py: needs numpy, which {sys.executable} does not have: run it with Debian's "
+             "/usr/bin/python3 (apt-get install python3-numpy)")
 
 __all__ = [
     "DumpError", "QuantSpec", "dump", "load_images", "build_model", "find_bn_folds",

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Figures and a one-page summary from a `laconic profile --json` report.
 
     /usr/bin/python3 scripts/plot_profile.py REPORT.json --out DIR
@@ -36,7 +36,11 @@ import re
 import sys
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # the first python3 on PATH may be one without Debian's packages
+    sys.exit(f"plot_profile.py: needs numpy, which {sys.executable} does not have: run it with Debian's "
+             "/usr/bin/python3 (apt-get install python3-numpy)")
 
 try:
     import matplotlib
@@ -255,9 +259,11 @@ def shares(hist_row: np.ndarray) -> np.ndarray:
 
 
 def times(v: float) -> str:
+    """A speedup or potential as the Markdown report prints it (report.hpp, speedup_text), so
+    that a figure and its table agree: three significant digits below 1, two decimals from 1 on."""
     if math.isinf(v):
         return "inf"
-    return f"{v:.2f}"
+    return f"{v:.3g}" if v < 1 else f"{v:.2f}"
 
 
 def geometry_text(g: Dict[str, Any]) -> str:
@@ -689,7 +695,7 @@ def _md(s: str) -> str:
 def summary_markdown(report: Dict[str, Any], report_name: str, digest: str) -> str:
     t = summary_tables(report)
     out = [f"# laconic profile: {_md(report['network'])}", ""]
-    out.append(f"Made by `scripts/plot_profile.py` from `{_md(report_name)}` (SHA-256 `{digest[:16]}`) alone; "
+    out.append(f"Made by `scripts/plot_profile.py` from `{_md(report_name)}` (SHA-256 `{digest}`) alone; "
                "rerun it on that report to reproduce every number and figure. Ratios are ratios of the "
                "report's integer sums (MODEL.md §4, §5, §8, §9).")
     out += ["", "| configuration | |", "| --- | --- |"]
@@ -725,7 +731,7 @@ def summary_html(report: Dict[str, Any], report_name: str, digest: str, svgs: Di
            "figure svg{max-width:100%;height:auto}figcaption{font-size:0.9em;color:#444}</style>",
            "</head>", "<body>", f"<h1>laconic profile: {e(report['network'])}</h1>",
            f"<p>Made by <code>scripts/plot_profile.py</code> from <code>{e(report_name)}</code> (SHA-256 "
-           f"<code>{digest[:16]}</code>) alone; rerun it on that report to reproduce every number and figure. "
+           f"<code>{digest}</code>) alone; rerun it on that report to reproduce every number and figure. "
            "Ratios are ratios of the report's integer sums (MODEL.md §4, §5, §8, §9).</p>",
            "<table>"]
     out += [f"<tr><th>{e(k)}</th><td>{e(v)}</td></tr>" for k, v in t["config"]]

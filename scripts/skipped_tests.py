@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """Lists the tests of a CTest run that did not run, with the reason each gave.
 
     skipped_tests.py build/Testing/ctest.xml      # ctest --output-junit FILE

@@ -66,6 +66,36 @@ std::vector<std::string> split_csv_row(const std::string& row) {
   return fields;
 }
 
+// A whole CSV document read as RFC 4180 says: quoted fields may hold
+// commas, doubled quotes, line feeds and carriage returns.
+std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
+  std::vector<std::vector<std::string>> rows(1);
+  std::string field;
+  bool quoted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += text[++i];
+      else if (c == '"') quoted = false;
+      else field += c;
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      rows.back().push_back(field);
+      field.clear();
+    } else if (c == '\n') {
+      rows.back().push_back(field);
+      field.clear();
+      rows.emplace_back();
+    } else {
+      field += c;
+    }
+  }
+  if (!field.empty() || !rows.back().empty()) rows.back().push_back(field);
+  if (rows.back().empty()) rows.pop_back();
+  return rows;
+}
+
 std::set<std::string> keys_of(const json& object) {
   std::set<std::string> keys;
   for (const auto& item : object.items()) keys.insert(item.key());
@@ -337,6 +367,57 @@ TEST_F(CliProfile, DashWritesAReportToStdout) {
   const CliRun csv = profile({manifest_, "--csv", "-", "--json", json_path, "-q", "--engine", "cpu"});
   ASSERT_EQ(csv.status, 0) << csv.describe();
   EXPECT_TRUE(csv.out.rfind("network,layer,type,row", 0) == 0) << csv.describe();
+}
+
+// Layer names are data: any byte a manifest can hold (line breaks, '|',
+// quotes, backslashes) leaves the Markdown one row per layer and the CSV
+// one record per layer, with the name as it was written.
+TEST_F(CliProfile, AnyLayerNameKeepsTheReportsWellFormed) {
+  const std::string odd = "conv1 | \"x\", y\n| z\r\\| end";
+  json doc = json::parse(read_text(manifest_));
+  const std::string original = doc["layers"][0]["name"];
+  doc["layers"][0]["name"] = odd;
+  // Beside the synthetic set's manifest, whose trace paths are relative.
+  const std::string manifest = (fs::path(manifest_).parent_path() / "odd-names.json").string();
+  test::write_bytes(manifest, doc.dump());
+  const std::string csv_path = scratch_.file("r.csv"), json_path = scratch_.file("r.json");
+  const CliRun r = profile({manifest, "--csv", csv_path, "--json", json_path, "--engine", "cpu"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  const CliRun plain = profile({manifest_, "--engine", "cpu", "-q"});
+  ASSERT_EQ(plain.status, 0) << plain.describe();
+  EXPECT_EQ(lines_of(r.out).size(), lines_of(plain.out).size()) << "a name broke a Markdown row\n" << r.out;
+  EXPECT_TRUE(contains(r.out, "| conv1 \\| \"x\", y\\n\\| z\\r\\\\\\| end |")) << r.out;
+  const auto rows = parse_csv(read_text(csv_path));
+  ASSERT_EQ(rows.size(), 1u + doc["layers"].size()) << read_text(csv_path);
+  for (const auto& row : rows) EXPECT_EQ(row.size(), rows[0].size());
+  EXPECT_EQ(rows[1][1], odd);
+  EXPECT_EQ(json::parse(read_text(json_path))["layers"][0]["name"], odd);
+  // compare pairs the layers of two such reports and keeps its own tables whole.
+  const CliRun compared = run_laconic({"compare", json_path, json_path, "--csv", scratch_.file("c.csv")}, scratch_);
+  ASSERT_EQ(compared.status, 0) << compared.describe();
+  EXPECT_TRUE(contains(compared.out, "| conv1 \\| \"x\", y\\n\\| z\\r\\\\\\| end |")) << compared.out;
+  const auto compared_rows = parse_csv(read_text(scratch_.file("c.csv")));
+  for (const auto& row : compared_rows) EXPECT_EQ(row.size(), compared_rows[0].size());
+  (void)original;
+}
+
+// A report path that is a symbolic link is written through to its target:
+// the link stays, the target holds the new report.
+TEST_F(CliProfile, AReportPathThatIsASymlinkIsWrittenThrough) {
+  const std::string target = scratch_.file("target.json"), link = scratch_.file("link.json");
+  test::write_bytes(target, "old");
+  fs::create_symlink("target.json", link);  // relative, as users make them
+  const CliRun r = profile({manifest_, "--json", link, "-q", "--engine", "cpu", "--layers", "fc"});
+  ASSERT_EQ(r.status, 0) << r.describe();
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_EQ(json::parse(read_text(target))["network"], "tiny-synthetic");
+  // A link to a file that does not exist yet creates the file.
+  const std::string dangling = scratch_.file("dangling.json");
+  fs::create_symlink("new.json", dangling);
+  const CliRun created = profile({manifest_, "--json", dangling, "-q", "--engine", "cpu", "--layers", "fc"});
+  ASSERT_EQ(created.status, 0) << created.describe();
+  EXPECT_TRUE(fs::is_symlink(dangling));
+  EXPECT_TRUE(fs::is_regular_file(scratch_.file("new.json")));
 }
 
 // Options that change nothing in this run say so on stderr.
@@ -923,9 +1004,11 @@ TEST_F(CliProfile, EveryReportGivesEachAcceleratorsCyclesAndSpeedups) {
         "| layer | baseline cycles | stripes cycles | pragmatic cycles | laconic cycles | laconic cycles / sample | "
         "stripes x | pragmatic x | laconic x | laconic over stripes x | laconic over pragmatic x |"})
     EXPECT_TRUE(contains(r.out, phrase)) << phrase << r.describe();
+  // Speedups as README says the Markdown prints them: three significant
+  // digits below 1, two decimals from 1 on.
   auto two = [](double v) {
     char buf[64];
-    std::snprintf(buf, sizeof buf, "%.2f", v);
+    std::snprintf(buf, sizeof buf, v < 1 ? "%.3g" : "%.2f", v);
     return std::string(buf);
   };
   auto cycles_row = [&](const std::string& label, const json& c, const std::string& per_sample) {

@@ -9,9 +9,17 @@
 
 namespace laconic {
 
+// The file a path names after following symbolic links (a link's relative
+// target is relative to the link's directory); the path itself when it is
+// not a link. A report written to a symlink goes through it to its target,
+// so the link stays a link. Throws laconic::Error naming `path` for a loop
+// of links.
+std::string resolve_symlinks(const std::string& path);
+
 // Writes the concatenation of `parts` to a temporary file beside `path`
 // (path.tmp.<pid>.<n>, so concurrent writers of one path stay apart) and
-// renames it into place. On any failure the temporary file is removed and
+// renames it into place; a symbolic link is written through to its target
+// (resolve_symlinks). On any failure the temporary file is removed and
 // laconic::Error names `path` and the reason.
 void write_file_atomically(const std::string& path, std::initializer_list<std::string_view> parts);
 

