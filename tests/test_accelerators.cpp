@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <set>
@@ -15,6 +16,9 @@
 #include "laconic/config.hpp"
 #include "laconic/engine.hpp"
 #include "laconic/model.hpp"
+#include "laconic/network.hpp"
+#include "laconic/npy.hpp"
+#include "test_util.hpp"
 
 namespace laconic {
 namespace {
@@ -389,6 +393,67 @@ TEST(OwnGeometries, FullyConnectedPragmaticUsesItsOwnRecurrence) {
   ProfileConfig config = config_with(Encoding::binary, Geometry{16, 16, 16, 16});
   config.geometry(Accelerator::pragmatic) = Geometry{1, 1, 2, 2};
   for (const auto& engine : engines_to_check()) EXPECT_EQ(run(*engine, layer, config).cycles().pragmatic, 7u) << engine->name();
+}
+
+// ---------------------------------------------------------------------------
+// A DNNsim model directory under the dnnsim preset, with the numbers DNNsim's
+// own cycle code gives (docs/dnnsim.md: BitPragmatic's process_pe and column
+// registers, Laconic's lockstep step, DaDianNao one cycle and Stripes p_a a
+// step, all at the example configurations).
+//
+// conv1: 32 channels of 2×1, one 1×1 filter of weights 1, stride 1, no
+// padding: two windows (one window set of the 16-column tiles, two of the
+// one-column baseline) and two channel blocks of 16 lanes. Block 0 holds 7
+// in every lane of window 0 and 1 in window 1; block 1 the other way round.
+// Float32 integers without precision.txt: 16-bit values (MODEL.md §7).
+//   binary: 7 → {0,1,2}; sixteen equal lanes take one position each a cycle:
+//     column costs d(0) = (3,1), d(1) = (1,3).
+//   dnnsim-booth: 7 = 111 → {3, 0}; B = 2 reaches 0…3, so {0} then {3}: 2
+//     cycles: d(0) = (2,1), d(1) = (1,2).
+//   Pragmatic, R = 0: Σ max = 6 (binary), 4 (dnnsim-booth); R = 1 (the
+//     preset): E(0) = d(0), E(1) = max(E(0), M(−1) = 0) + d(1) = (4,4) → 4,
+//     and (3,3) → 3.
+//   Laconic (lockstep): each block's step is max t(a)·t(1) = 3 (2), Σ 6 (4).
+//   Baseline: 2 window sets × 2 blocks = 4. Stripes: 1 × 2 × 16 = 32.
+TEST(DnnsimLayout, ThePresetGivesDnnsimsCycles) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir.path() / "models" / "net");
+  std::filesystem::create_directories(dir.path() / "net_traces" / "net");
+  test::write_bytes(dir.file("models/net/model.csv"), "conv1,conv,1,0\n");
+  std::vector<double> a(32 * 2);
+  for (int c = 0; c < 32; ++c) {
+    a[static_cast<std::size_t>(c * 2 + 0)] = c < 16 ? 7 : 1;  // window 0
+    a[static_cast<std::size_t>(c * 2 + 1)] = c < 16 ? 1 : 7;  // window 1
+  }
+  write_npy(dir.file("net_traces/net/act-conv1-0.npy"), DType::f4, {1, 32, 2, 1},
+            test::encode(DType::f4, a).data());
+  write_npy(dir.file("net_traces/net/wgt-conv1.npy"), DType::f4, {1, 32, 1, 1},
+            test::encode(DType::f4, std::vector<double>(32, 1)).data());
+  const Network net = load_dnnsim(dir.file("models/net"));
+  ASSERT_EQ(net.layers.size(), 1u);
+  const LayerInput in = net.layers[0].input();
+  struct Expected {
+    Encoding encoding;
+    int pragmatic_registers;
+    std::uint64_t pragmatic, laconic;
+  };
+  for (const Expected& e : std::vector<Expected>{{Encoding::binary, 1, 4, 6},
+                                                 {Encoding::binary, 0, 6, 6},
+                                                 {Encoding::dnnsim_booth, 1, 3, 4},
+                                                 {Encoding::dnnsim_booth, 0, 4, 4}}) {
+    ProfileConfig config = ProfileConfig::preset(Preset::dnnsim);
+    config.encoding = e.encoding;
+    set_registers(config, Accelerator::pragmatic, e.pragmatic_registers);
+    for (const auto& engine : engines_to_check()) {
+      const Cycles c = engine->profile(in, SampleRange{0, 1}, config).cycles();
+      const std::string what = std::string(engine->name()) + ", " + std::string(to_string(e.encoding)) + ", R = " +
+                               std::to_string(e.pragmatic_registers);
+      EXPECT_EQ(c.baseline, 4u) << what;
+      EXPECT_EQ(c.stripes, 32u) << what;
+      EXPECT_EQ(c.pragmatic, e.pragmatic) << what;
+      EXPECT_EQ(c.laconic, e.laconic) << what;
+    }
+  }
 }
 
 }  // namespace
