@@ -189,6 +189,30 @@ void read_magnitudes(const TensorSource& source, u64 first, u64 count, const Pre
       [](const NoSums&) {});
 }
 
+void Backend::launch_resident(int, const MemorySource& source, u64, u64) {
+  throw Error(source.name() + ": the values are in a CUDA device's memory; the " + name() +
+              " backend cannot read them");
+}
+
+std::string resident_error(const MemorySource& source, u64 index, const void* raw) {
+  std::int64_t v = 0;
+  ConvertStatus status = ConvertStatus::out_of_width;
+  switch (source.type()) {
+    case ValueType::i8: status = convert_value(*static_cast<const std::int8_t*>(raw), source.conversion(), &v); break;
+    case ValueType::u8: status = convert_value(*static_cast<const std::uint8_t*>(raw), source.conversion(), &v); break;
+    case ValueType::i16: status = convert_value(*static_cast<const std::int16_t*>(raw), source.conversion(), &v); break;
+    case ValueType::u16: status = convert_value(*static_cast<const std::uint16_t*>(raw), source.conversion(), &v); break;
+    case ValueType::i32: status = convert_value(*static_cast<const std::int32_t*>(raw), source.conversion(), &v); break;
+    case ValueType::u32: status = convert_value(*static_cast<const std::uint32_t*>(raw), source.conversion(), &v); break;
+    case ValueType::i64: status = convert_value(*static_cast<const std::int64_t*>(raw), source.conversion(), &v); break;
+    case ValueType::f32: status = convert_value(*static_cast<const float*>(raw), source.conversion(), &v); break;
+    case ValueType::f64: status = convert_value(*static_cast<const double*>(raw), source.conversion(), &v); break;
+  }
+  // A value that converts always fits its width (convert_value checks it);
+  // out_of_width is the message for one that somehow does not.
+  return source.conversion_error(index, status == ConvertStatus::ok ? ConvertStatus::out_of_width : status, raw);
+}
+
 // ---------------------------------------------------------------------------
 // The emulation backend: the bodies in OpenMP loops, buffers in host memory.
 
@@ -319,6 +343,47 @@ class EmulatedBackend final : public Backend {
 
   void* staging(int slot) override { return slots_[to_size(static_cast<u64>(slot))].staging.data(); }
 
+  // The resident values (in host memory here) become the slot's magnitudes
+  // through the cuda backend's body; then the batch runs as any other.
+  void launch_resident(int slot_index, const MemorySource& source, u64 first, u64 samples) override {
+    Slot& slot = slots_[to_size(static_cast<u64>(slot_index))];
+    const u64 values = samples * static_cast<u64>(p_.layer.per_sample);
+    if (first > source.size() || values > source.size() - first)
+      throw Error(source.name() + ": batch past the end of the values");
+    const u64 limit = u64{1} << source.conversion().precision.bits;
+    slot.first_bad = ~u64{0};
+    auto convert = [&](auto value_tag, auto magnitude_tag) {
+      using T = decltype(value_tag);
+      using Magnitude = decltype(magnitude_tag);
+      const T* in = static_cast<const T*>(source.data()) + first;
+      auto* out = reinterpret_cast<Magnitude*>(slot.staging.data());
+      for_each_index(values, [&](u64 i) {
+        resident_magnitude_body(i, in, source.conversion(), limit, out, &slot.first_bad);
+      });
+    };
+    auto by_magnitude = [&](auto value_tag) {
+      switch (activation_bytes_) {
+        case 1: return convert(value_tag, std::uint8_t{});
+        case 2: return convert(value_tag, std::uint16_t{});
+        default: return convert(value_tag, std::uint32_t{});
+      }
+    };
+    switch (source.type()) {
+      case ValueType::i8: by_magnitude(std::int8_t{}); break;
+      case ValueType::u8: by_magnitude(std::uint8_t{}); break;
+      case ValueType::i16: by_magnitude(std::int16_t{}); break;
+      case ValueType::u16: by_magnitude(std::uint16_t{}); break;
+      case ValueType::i32: by_magnitude(std::int32_t{}); break;
+      case ValueType::u32: by_magnitude(std::uint32_t{}); break;
+      case ValueType::i64: by_magnitude(std::int64_t{}); break;
+      case ValueType::f32: by_magnitude(float{}); break;
+      case ValueType::f64: by_magnitude(double{}); break;
+    }
+    slot.resident = &source;
+    slot.resident_first = first;
+    launch(slot_index, samples);
+  }
+
   // Runs the batch at once; finish() hands over its results.
   void launch(int slot_index, u64 samples) override {
     Slot& slot = slots_[to_size(static_cast<u64>(slot_index))];
@@ -364,9 +429,16 @@ class EmulatedBackend final : public Backend {
   void finish(int slot_index, std::vector<u64>& accumulators, TermStats& histogram) override {
     Slot& slot = slots_[to_size(static_cast<u64>(slot_index))];
     if (!slot.busy) throw Error("emulated backend: finish without launch");
+    slot.busy = false;
+    const MemorySource* resident = slot.resident;
+    slot.resident = nullptr;
+    if (resident != nullptr && slot.first_bad != ~u64{0}) {
+      const u64 index = slot.resident_first + slot.first_bad;
+      const auto* raw = static_cast<const unsigned char*>(resident->data()) + index * value_size(resident->type());
+      throw Error(resident_error(*resident, index, raw));
+    }
     accumulators = slot.accumulators;
     histogram += slot.histogram;
-    slot.busy = false;
   }
 
  private:
@@ -375,6 +447,9 @@ class EmulatedBackend final : public Backend {
     std::vector<u64> accumulators;
     TermStats histogram;
     bool busy = false;
+    const MemorySource* resident = nullptr;  // a resident batch's source, for its error
+    u64 resident_first = 0;
+    u64 first_bad = ~u64{0};  // the batch's lowest unconvertible value
   };
   std::vector<Slot> slots_;
   LayerParams p_;
@@ -424,6 +499,12 @@ LayerResult GridEngine::profile(const LayerInput& input, SampleRange range, cons
   // §8); the backend counts Pragmatic's and Laconic's.
   const Cycles fixed_cycles = data_independent_cycles(shape, config, input.activation_precision.bits);
 
+  // Activations already on the device are converted there (§2).
+  const auto* resident = dynamic_cast<const MemorySource*>(input.activations);
+  if (resident != nullptr && !resident->on_device()) resident = nullptr;
+  if (resident != nullptr && !(resident->conversion().precision == input.activation_precision))
+    throw Error("layer '" + input.name + "': " + resident->name() + " declares another precision than the layer");
+
   // Batches: fill slot b % slots while the others run; collect in order.
   const int slots = backend_->slots();
   struct InFlight {
@@ -458,10 +539,14 @@ LayerResult GridEngine::profile(const LayerInput& input, SampleRange range, cons
       if (in_flight.size() == static_cast<std::size_t>(slots)) collect();
       const u64 first = range.begin + b * plan.samples_per_batch;
       const u64 count = std::min(plan.samples_per_batch, range.end - first);
-      read_magnitudes(*input.activations, first * static_cast<u64>(p.layer.per_sample),
-                      count * static_cast<u64>(p.layer.per_sample),
-                      input.activation_precision, backend_->staging(slot), true);
-      backend_->launch(slot, count);
+      if (resident != nullptr) {
+        backend_->launch_resident(slot, *resident, first * static_cast<u64>(p.layer.per_sample), count);
+      } else {
+        read_magnitudes(*input.activations, first * static_cast<u64>(p.layer.per_sample),
+                        count * static_cast<u64>(p.layer.per_sample), input.activation_precision,
+                        backend_->staging(slot), true);
+        backend_->launch(slot, count);
+      }
       in_flight.push_back({first, count, slot});
     }
     while (!in_flight.empty()) collect();

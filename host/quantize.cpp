@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "laconic/error.hpp"
+#include "laconic/memory_source.hpp"
 
 namespace laconic {
 
@@ -21,10 +22,9 @@ std::string_view to_string(QuantizeMode mode) {
 }
 
 std::int64_t quantize_fixed(double x, int int_bits, int frac_bits, bool is_signed) {
-  // §2: v = round(x · 2^frac), clipped to ±(2^(int+frac) − 1).
-  const double limit = std::ldexp(1.0, int_bits + frac_bits) - 1.0;
-  const double v = std::round(std::ldexp(x, frac_bits));
-  return static_cast<std::int64_t>(std::clamp(v, is_signed ? -limit : 0.0, limit));
+  // §2: v = round(x · 2^frac), clipped to ±(2^(int+frac) − 1); the formula
+  // live profiling and the cuda engine share (memory_source.hpp).
+  return static_cast<std::int64_t>(fixed_point_value(x, int_bits, frac_bits, is_signed));
 }
 
 NpyTensorSource::NpyTensorSource(std::vector<NpyArray> files, Quantization quantization, std::string label)
@@ -121,31 +121,13 @@ void NpyTensorSource::convert(const NpyArray& file, std::uint64_t first, std::ui
     const std::byte* base = file.data();
     if (q.mode == QuantizeMode::linear) {
       const Range& r = range();
-      const bool is_signed = r.min < 0;
-      // §2: max|x| → 2^(P−1) − 1 when signed, min..max → 0..2^P − 1 otherwise.
-      double offset = 0, span = 1, target = 0;
-      if (is_signed) {
-        span = std::max(-r.min, r.max);
-        target = std::ldexp(1.0, p.bits - 1) - 1.0;
-      } else if (r.max > r.min) {
-        span = r.max - r.min;
-        target = std::ldexp(1.0, p.bits) - 1.0;
-        offset = r.min;
-      }
-      const double scale = target / span;
-      // A span of denormals (an f8 tensor of 0 and 5e-324) overflows the
-      // scale to infinity, and inf · 0 is NaN: divide first for those.
-      const bool tiny_span = !std::isfinite(scale);
-      const double top = std::ldexp(1.0, p.bits) - 1.0;
+      // §2: max|x| → 2^(P−1) − 1 when signed, min..max → 0..2^P − 1
+      // otherwise; a constant tensor: 0 stays 0, any other constant maps to
+      // the top (memory_source.hpp, shared with live profiling).
+      const LinearMap map = linear_map(r.min, r.max, p.bits);
       for (std::uint64_t i = 0; i < count; ++i) {
         const double x = static_cast<double>(load<T>(base, first + i));
-        if (!is_signed && r.max == r.min) {
-          // A constant tensor: 0 stays 0, any other constant maps to the top.
-          out[i] = x == 0 ? 0 : static_cast<std::int64_t>(top);
-        } else {
-          out[i] = static_cast<std::int64_t>(
-              std::round(tiny_span ? (x - offset) / span * target : (x - offset) * scale));
-        }
+        out[i] = static_cast<std::int64_t>(linear_value(x, map, /*saturate=*/false));
       }
       return;
     }

@@ -114,6 +114,18 @@ struct TermsOp {
   __device__ void operator()(u64 i) const { terms4_body(i, magnitudes, count, encoding, terms); }
 };
 
+template <class T, class Magnitude>
+struct ResidentMagnitudeOp {
+  const T* values;
+  ValueConversion conversion;
+  u64 limit;
+  Magnitude* magnitudes;
+  u64* first_bad;
+  __device__ void operator()(u64 i) const {
+    resident_magnitude_body(i, values, conversion, limit, magnitudes, first_bad);
+  }
+};
+
 struct WeightSumsOp {
   LayerParams p;
   const u8* weight_terms;
@@ -318,14 +330,21 @@ class CudaBackend final : public Backend {
     std::size_t free_bytes = 0, total_bytes = 0;
     LACONIC_CUDA_CALL(cudaMemGetInfo(&free_bytes, &total_bytes));
     default_budget_ = static_cast<u64>(free_bytes) / 4 * 3;
-    for (Slot& slot : slots_) LACONIC_CUDA_CALL(cudaStreamCreateWithFlags(&slot.stream, cudaStreamNonBlocking));
+    for (Slot& slot : slots_) {
+      LACONIC_CUDA_CALL(cudaStreamCreateWithFlags(&slot.stream, cudaStreamNonBlocking));
+      LACONIC_CUDA_CALL(cudaEventCreateWithFlags(&slot.ready, cudaEventDisableTiming));
+      slot.first_bad.ensure(1);
+      slot.first_bad_host.ensure(sizeof(u64));
+    }
   }
   ~CudaBackend() override {
-    for (Slot& slot : slots_)
+    for (Slot& slot : slots_) {
       if (slot.stream != nullptr) {
         cudaStreamSynchronize(slot.stream);
         cudaStreamDestroy(slot.stream);
       }
+      if (slot.ready != nullptr) cudaEventDestroy(slot.ready);
+    }
   }
 
   std::string name() const override { return "cuda (" + device_name_ + ")"; }
@@ -397,13 +416,111 @@ class CudaBackend final : public Backend {
 
   void launch(int slot_index, u64 samples) override {
     Slot& slot = slots_[static_cast<std::size_t>(slot_index)];
+    const u64 values = samples * static_cast<u64>(p_.layer.per_sample);
+    LACONIC_CUDA_CALL(cudaMemcpyAsync(slot.magnitudes.get(), slot.staging.get(),
+                                      values * static_cast<u64>(activation_bytes_), cudaMemcpyHostToDevice,
+                                      slot.stream));
+    slot.resident = nullptr;
+    run(slot, samples);
+  }
+
+  // The values are on the device: after the work their producer queued on
+  // the legacy default stream, they become the slot's magnitudes there.
+  void launch_resident(int slot_index, const MemorySource& source, u64 first, u64 samples) override {
+    Slot& slot = slots_[static_cast<std::size_t>(slot_index)];
+    const u64 values = samples * static_cast<u64>(p_.layer.per_sample);
+    if (first > source.size() || values > source.size() - first)
+      throw Error(source.name() + ": batch past the end of the values");
+    cudaStream_t stream = slot.stream;
+    LACONIC_CUDA_CALL(cudaEventRecord(slot.ready, cudaStreamLegacy));
+    LACONIC_CUDA_CALL(cudaStreamWaitEvent(stream, slot.ready, 0));
+    u64* first_bad = slot.first_bad.get();
+    LACONIC_CUDA_CALL(cudaMemsetAsync(first_bad, 0xff, sizeof(u64), stream));
+    const u64 limit = u64{1} << source.conversion().precision.bits;
+    auto convert = [&](auto value_tag, auto magnitude_tag) {
+      using T = decltype(value_tag);
+      using Magnitude = decltype(magnitude_tag);
+      const T* in = static_cast<const T*>(source.data()) + first;
+      auto* out = reinterpret_cast<Magnitude*>(slot.magnitudes.get());
+      launch_each(values, ResidentMagnitudeOp<T, Magnitude>{in, source.conversion(), limit, out, first_bad}, stream,
+                  "resident magnitudes kernel");
+    };
+    auto by_magnitude = [&](auto value_tag) {
+      switch (activation_bytes_) {
+        case 1: return convert(value_tag, std::uint8_t{});
+        case 2: return convert(value_tag, std::uint16_t{});
+        default: return convert(value_tag, std::uint32_t{});
+      }
+    };
+    switch (source.type()) {
+      case ValueType::i8: by_magnitude(std::int8_t{}); break;
+      case ValueType::u8: by_magnitude(std::uint8_t{}); break;
+      case ValueType::i16: by_magnitude(std::int16_t{}); break;
+      case ValueType::u16: by_magnitude(std::uint16_t{}); break;
+      case ValueType::i32: by_magnitude(std::int32_t{}); break;
+      case ValueType::u32: by_magnitude(std::uint32_t{}); break;
+      case ValueType::i64: by_magnitude(std::int64_t{}); break;
+      case ValueType::f32: by_magnitude(float{}); break;
+      case ValueType::f64: by_magnitude(double{}); break;
+    }
+    LACONIC_CUDA_CALL(cudaMemcpyAsync(slot.first_bad_host.get(), first_bad, sizeof(u64), cudaMemcpyDeviceToHost,
+                                      stream));
+    slot.resident = &source;
+    slot.resident_first = first;
+    run(slot, samples);
+  }
+
+  void finish(int slot_index, std::vector<u64>& accumulators, TermStats& histogram) override {
+    Slot& slot = slots_[static_cast<std::size_t>(slot_index)];
+    if (!slot.in_flight) throw Error("cuda engine: finish without launch");
+    slot.in_flight = false;
+    LACONIC_CUDA_CALL(cudaStreamSynchronize(slot.stream));
+    const MemorySource* resident = slot.resident;
+    slot.resident = nullptr;
+    if (resident != nullptr) {
+      const u64 bad = *static_cast<const u64*>(slot.first_bad_host.get());
+      if (bad != ~u64{0}) {
+        const u64 index = slot.resident_first + bad;
+        std::vector<unsigned char> raw(value_size(resident->type()));
+        LACONIC_CUDA_CALL(cudaMemcpy(raw.data(),
+                                     static_cast<const unsigned char*>(resident->data()) + index * raw.size(),
+                                     raw.size(), cudaMemcpyDeviceToHost));
+        throw Error(resident_error(*resident, index, raw.data()));
+      }
+    }
+    const auto* acc = static_cast<const u64*>(slot.acc_host.get());
+    accumulators.assign(acc, acc + slot.samples * kAccumulators);
+    const auto* bins = static_cast<const int*>(slot.bins_host.get());
+    for (int t = 0; t < kBins; ++t) histogram.histogram[static_cast<std::size_t>(t)] += static_cast<u64>(bins[t]);
+  }
+
+ private:
+  struct Slot {
+    cudaStream_t stream = nullptr;
+    PinnedBuffer staging, acc_host, bins_host;
+    DeviceBuffer<u8> magnitudes, terms, folded_terms, folded_magnitudes, window_max, position_costs;
+    DeviceBuffer<u16> column_costs;
+    DeviceBuffer<u64> shifter_scratch, pragmatic_clock, laconic_clock, acc;
+    DeviceBuffer<int> bins;
+    TermHistogram histogram;
+    u64 samples = 0;
+    bool in_flight = false;
+    // Resident batches: the producer's stream is waited for through `ready`;
+    // the batch's lowest unconvertible value lands in first_bad(_host).
+    cudaEvent_t ready = nullptr;
+    DeviceBuffer<u64> first_bad;
+    PinnedBuffer first_bad_host;
+    const MemorySource* resident = nullptr;
+    u64 resident_first = 0;
+  };
+
+  // The batch whose magnitudes are in the slot's device buffer.
+  void run(Slot& slot, u64 samples) {
     const LayerParams& p = p_;
     cudaStream_t stream = slot.stream;
     const u64 values = samples * static_cast<u64>(p.layer.per_sample);
     u8* terms = slot.terms.get();
     u64* acc = slot.acc.get();
-    LACONIC_CUDA_CALL(cudaMemcpyAsync(slot.magnitudes.get(), slot.staging.get(),
-                                      values * static_cast<u64>(activation_bytes_), cudaMemcpyHostToDevice, stream));
     launch_terms(activation_bytes_, slot.magnitudes.get(), values, p.encoding, terms, stream);
     slot.histogram.run(terms, values, slot.bins.get(), stream);
     LACONIC_CUDA_CALL(cudaMemsetAsync(acc, 0, samples * kAccumulators * sizeof(u64), stream));
@@ -429,30 +546,6 @@ class CudaBackend final : public Backend {
     slot.samples = samples;
     slot.in_flight = true;
   }
-
-  void finish(int slot_index, std::vector<u64>& accumulators, TermStats& histogram) override {
-    Slot& slot = slots_[static_cast<std::size_t>(slot_index)];
-    if (!slot.in_flight) throw Error("cuda engine: finish without launch");
-    slot.in_flight = false;
-    LACONIC_CUDA_CALL(cudaStreamSynchronize(slot.stream));
-    const auto* acc = static_cast<const u64*>(slot.acc_host.get());
-    accumulators.assign(acc, acc + slot.samples * kAccumulators);
-    const auto* bins = static_cast<const int*>(slot.bins_host.get());
-    for (int t = 0; t < kBins; ++t) histogram.histogram[static_cast<std::size_t>(t)] += static_cast<u64>(bins[t]);
-  }
-
- private:
-  struct Slot {
-    cudaStream_t stream = nullptr;
-    PinnedBuffer staging, acc_host, bins_host;
-    DeviceBuffer<u8> magnitudes, terms, folded_terms, folded_magnitudes, window_max, position_costs;
-    DeviceBuffer<u16> column_costs;
-    DeviceBuffer<u64> shifter_scratch, pragmatic_clock, laconic_clock, acc;
-    DeviceBuffer<int> bins;
-    TermHistogram histogram;
-    u64 samples = 0;
-    bool in_flight = false;
-  };
 
   // §5, §8, §9: Pragmatic's and Laconic's cycles of the batch in `slot`, on
   // the counted layer (the fold's copy, or the layer itself).

@@ -50,6 +50,7 @@
 #include "laconic/engine.hpp"
 #include "laconic/host_device.hpp"
 #include "laconic/layer.hpp"
+#include "laconic/memory_source.hpp"
 #include "laconic/model.hpp"
 #include "laconic/results.hpp"
 #include "laconic/terms.hpp"
@@ -675,6 +676,46 @@ LACONIC_HOST_DEVICE inline void fc_pragmatic_body(u64 index, const LayerParams& 
 }
 
 // ---------------------------------------------------------------------------
+// Resident activations: a batch whose values are already where the backend
+// computes (a MemorySource on the device, e.g. a CUDA tensor handed over by
+// DLPack) becomes the batch's magnitudes there, without the host's staging
+// copy. §2's conversion of each value runs on the device.
+
+LACONIC_HOST_DEVICE inline void lower_to(u64* target, u64 value) {
+#if defined(__CUDA_ARCH__)
+  atomicMin(reinterpret_cast<unsigned long long*>(target), static_cast<unsigned long long>(value));
+#else
+  u64 seen = __atomic_load_n(target, __ATOMIC_RELAXED);
+  while (value < seen && !__atomic_compare_exchange_n(target, &seen, value, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
+#endif
+}
+
+// One index per value of the batch: the magnitude of value i of `values`
+// (convert_value, then |v|, which must be below `limit` = 2^p). A value that
+// cannot be converted gets magnitude 0 and lowers `first_bad` (set to ~0
+// before the batch) to its index, so the batch's lowest bad index is found
+// whatever the thread order; the host then names it.
+template <class T, class Magnitude>
+LACONIC_HOST_DEVICE inline void resident_magnitude_body(u64 i, const T* values, const ValueConversion& conversion,
+                                                        u64 limit, Magnitude* magnitudes, u64* first_bad) {
+  std::int64_t v = 0;
+  u64 m = 0;
+  if (convert_value(values[i], conversion, &v) == ConvertStatus::ok) m = magnitude(v);
+  else m = limit;
+  if (m >= limit) {
+    lower_to(first_bad, i);
+    m = 0;
+  }
+  magnitudes[i] = static_cast<Magnitude>(m);
+}
+
+// The error for value `index` of `source` (a batch's first bad value, its
+// raw bytes copied from the device to `raw`): the conversion's own message,
+// or the declared width's when the value converts but does not fit it.
+std::string resident_error(const MemorySource& source, u64 index, const void* raw);
+
+// ---------------------------------------------------------------------------
 // Host side: what moves to the device, how a layer is cut into batches, and
 // the driver that streams batches through a backend.
 
@@ -750,16 +791,30 @@ class Backend {
   // Starts the batch staged in `slot` (may return before it is done).
   virtual void launch(int slot, u64 samples) = 0;
   // Waits for the slot's batch; writes its accumulators (samples ×
-  // kAccumulators) and adds its activation terms to `histogram`.
+  // kAccumulators) and adds its activation terms to `histogram`. Throws
+  // laconic::Error (resident_error) when a resident batch held a value that
+  // could not be converted.
   virtual void finish(int slot, std::vector<u64>& accumulators, TermStats& histogram) = 0;
+  // Starts a batch of `samples` samples whose values are values [first,
+  // first + samples · C·H·W) of `source` (on_device()), converted to
+  // magnitudes where they are, in place of staging + launch. The values must
+  // stay unchanged until finish(); the cuda backend first waits for work
+  // queued on CUDA's legacy default stream (DLPack's stream 1), where the
+  // values' producer made them ready. The default throws: a backend without
+  // a device reads no device memory.
+  virtual void launch_resident(int slot, const MemorySource& source, u64 first, u64 samples);
 };
 
-// The emulation: every body run in OpenMP loops on the CPU.
+// The emulation: every body run in OpenMP loops on the CPU. Its "device"
+// memory is host memory: it reads a resident MemorySource where it is, as
+// the cuda backend does on the GPU.
 std::unique_ptr<Backend> make_emulated_backend(int slots);
 
 // An Engine over a backend: validates, plans, streams batches (reading and
 // narrowing the trace on the host while the backend runs the previous
-// batch) and merges per-batch results in sample order.
+// batch, or, for activations that are a MemorySource on the device, letting
+// the backend convert them where they are) and merges per-batch results in
+// sample order.
 class GridEngine final : public Engine {
  public:
   GridEngine(std::unique_ptr<Backend> backend, GridOptions options, std::string name);
