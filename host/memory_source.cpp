@@ -129,6 +129,7 @@ MemorySource::MemorySource(const void* data, ValueType type, std::uint64_t count
     throw Error(label_ + ": fixed point " + std::to_string(c.int_bits) + "." + std::to_string(c.frac_bits) +
                 " does not have the declared " + std::to_string(c.precision.bits) + " bits");
   if (data_ == nullptr && count_ != 0) throw Error(label_ + ": no data");
+  if (c.mode == QuantizeMode::fixed) conversion_.fixed = fixed_point(c.int_bits, c.frac_bits);
 }
 
 std::string MemorySource::conversion_error(std::uint64_t index, ConvertStatus status, const void* raw) const {

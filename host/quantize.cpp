@@ -24,7 +24,7 @@ std::string_view to_string(QuantizeMode mode) {
 std::int64_t quantize_fixed(double x, int int_bits, int frac_bits, bool is_signed) {
   // §2: v = round(x · 2^frac), clipped to ±(2^(int+frac) − 1); the formula
   // live profiling and the cuda engine share (memory_source.hpp).
-  return static_cast<std::int64_t>(fixed_point_value(x, int_bits, frac_bits, is_signed));
+  return static_cast<std::int64_t>(fixed_point_value(x, fixed_point(int_bits, frac_bits), is_signed));
 }
 
 NpyTensorSource::NpyTensorSource(std::vector<NpyArray> files, Quantization quantization, std::string label)
@@ -131,12 +131,13 @@ void NpyTensorSource::convert(const NpyArray& file, std::uint64_t first, std::ui
       }
       return;
     }
+    const FixedPoint fixed = fixed_point(q.int_bits, q.frac_bits);
     for (std::uint64_t i = 0; i < count; ++i) {
       const T raw = load<T>(base, first + i);
       const double x = static_cast<double>(raw);
       if (!std::isfinite(x)) out_of_range(i, value_text(raw), "is not a finite number");
       if (q.mode == QuantizeMode::fixed) {
-        const std::int64_t v = quantize_fixed(x, q.int_bits, q.frac_bits, true);
+        const auto v = static_cast<std::int64_t>(fixed_point_value(x, fixed, true));
         if (!p.is_signed && v < 0)
           out_of_range(i, value_text(raw), "is negative but the tensor is declared unsigned");
         out[i] = v;

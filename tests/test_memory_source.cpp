@@ -65,6 +65,24 @@ std::vector<std::int64_t> memory_read(const MemorySource& source) {
   return out;
 }
 
+TEST(MemorySource, RoundingIsCsRound) {
+  // math::round replaces the library call: the same double for halves,
+  // near-halves, huge values, signed zeros and random doubles of every scale.
+  std::vector<double> xs = {0.0, -0.0, 0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 0.49999999999999994, -0.49999999999999994,
+                            4503599627370495.5, -4503599627370495.5, 4503599627370497.0, 1e300, -1e300,
+                            std::numeric_limits<double>::denorm_min(), std::numeric_limits<double>::infinity(),
+                            -std::numeric_limits<double>::infinity()};
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> unit(-1, 1);
+  std::uniform_int_distribution<int> exponent(-60, 60);
+  for (int i = 0; i < 200000; ++i) xs.push_back(std::ldexp(unit(rng), exponent(rng)));
+  for (int i = -4000; i <= 4000; ++i) xs.push_back(i / 8.0);
+  for (const double x : xs) {
+    const double got = math::round(x);
+    EXPECT_TRUE(got == std::round(x) && std::signbit(got) == std::signbit(std::round(x))) << x;
+  }
+}
+
 TEST(MemorySource, FixedPointEqualsTheNpyTraces) {
   const std::vector<float> values = awkward_floats(5000, 1);
   for (const auto& [int_bits, frac_bits] : std::vector<std::pair<int, int>>{{8, 8}, {1, 15}, {4, 4}, {2, 0}}) {

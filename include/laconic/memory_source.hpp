@@ -58,21 +58,36 @@ LACONIC_HOST_DEVICE inline double floor(double x) { return ::floor(x); }
 LACONIC_HOST_DEVICE inline double ldexp(double x, int e) { return ::ldexp(x, e); }
 LACONIC_HOST_DEVICE inline bool isfinite(double x) { return ::isfinite(x); }
 #else
-inline double round(double x) { return std::round(x); }
+// C's round() (halves away from zero) without the library call: x − trunc(x)
+// is exact for every double, so this is round() for every input (trunc is
+// one instruction with SSE4.1, part of x86-64-v2).
+inline double round(double x) {
+  const double whole = std::trunc(x);
+  return std::fabs(x - whole) >= 0.5 ? whole + std::copysign(1.0, x) : whole;
+}
 inline double floor(double x) { return std::floor(x); }
 inline double ldexp(double x, int e) { return std::ldexp(x, e); }
 inline bool isfinite(double x) { return std::isfinite(x); }
 #endif
 }  // namespace math
 
-// §2 fixed point: round(x · 2^frac) (half away from zero), clipped to
-// ±(2^(int+frac) − 1), or to 0..2^(int+frac) − 1 when not signed. A double
-// holding an integer.
-LACONIC_HOST_DEVICE inline double fixed_point_value(double x, int int_bits, int frac_bits, bool is_signed) {
-  const double limit = math::ldexp(1.0, int_bits + frac_bits) - 1.0;
-  const double v = math::round(math::ldexp(x, frac_bits));
-  const double low = is_signed ? -limit : 0.0;
-  return v < low ? low : v > limit ? limit : v;
+// §2 fixed point with int_bits and frac_bits: the scale 2^frac and the clip
+// 2^(int+frac) − 1, once per tensor. x · 2^frac is ldexp(x, frac) exactly:
+// scaling by a power of two rounds nothing, and overflows to ±inf alike.
+struct FixedPoint {
+  double scale = 1;
+  double limit = 0;
+};
+LACONIC_HOST_DEVICE inline FixedPoint fixed_point(int int_bits, int frac_bits) {
+  return FixedPoint{math::ldexp(1.0, frac_bits), math::ldexp(1.0, int_bits + frac_bits) - 1.0};
+}
+
+// §2: round(x · 2^frac) (half away from zero), clipped to ±(2^(int+frac) − 1),
+// or to 0..2^(int+frac) − 1 when not signed. A double holding an integer.
+LACONIC_HOST_DEVICE inline double fixed_point_value(double x, const FixedPoint& f, bool is_signed) {
+  const double v = math::round(x * f.scale);
+  const double low = is_signed ? -f.limit : 0.0;
+  return v < low ? low : v > f.limit ? f.limit : v;
 }
 
 // §2 linear: the integer (as a double) that `map` gives x. With `saturate`,
@@ -95,6 +110,7 @@ struct ValueConversion {
   QuantizeMode mode = QuantizeMode::none;
   Precision precision;              // the declared width p (§2); v must fit it
   int int_bits = 0, frac_bits = 0;  // fixed
+  FixedPoint fixed;                 // fixed: set from int_bits, frac_bits by MemorySource
   LinearMap linear;                 // linear
   bool saturate = false;            // linear: clip values outside the range (calibrated ranges)
   std::int64_t zero_point = 0;      // none: a quantized model's zero point, |z| < 2^32
@@ -126,7 +142,7 @@ LACONIC_HOST_DEVICE inline ConvertStatus convert_value(T raw, const ValueConvers
     if (!math::isfinite(x)) return ConvertStatus::not_finite;
     double v = 0;
     if (c.mode == QuantizeMode::fixed) {
-      v = fixed_point_value(x, c.int_bits, c.frac_bits, true);
+      v = fixed_point_value(x, c.fixed, true);
       if (!c.precision.is_signed && v < 0) return ConvertStatus::negative_unsigned;
       *out = static_cast<std::int64_t>(v);
       return ConvertStatus::ok;
