@@ -128,14 +128,13 @@ class Session {
     ValueConversion activation_conversion;  // every batch's must be the first's
     Precision activation_precision, weight_precision;
     std::string activation_quantization, weight_quantization;
-    std::vector<unsigned char> weight_bytes;  // converted once, in the narrowest type
-    std::unique_ptr<MemorySource> weight_source;
+    std::unique_ptr<TensorSource> weight_source;  // converted once, kept narrow
     std::shared_ptr<const PreparedWeights> prepared;
     LayerResult result;                 // committed samples
     std::optional<LayerResult> pending; // the open pass's samples
     std::uint64_t pending_samples = 0;
 
-    void store_weights(const std::vector<std::int64_t>& values, const Precision& precision, const std::string& label);
+    void store_weights(const std::vector<std::int64_t>& values, const std::string& label);
     std::vector<std::int64_t> stored_weights() const;
   };
 

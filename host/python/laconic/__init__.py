@@ -334,6 +334,8 @@ def _as_tensor(x, what: str, *, host: bool, dlpack: bool = False):
     import numpy as np
     if isinstance(x, np.ndarray):
         return x if x.flags.c_contiguous and x.dtype.isnative else np.ascontiguousarray(x)
+    if type(x).__name__ == "PyCapsule":  # a DLPack capsule as it is
+        return x
     if _is_torch_tensor(x):
         x = x.detach()
         if x.is_quantized:
