@@ -289,7 +289,8 @@ class Profiler:
     network, source: the report's network name (default the model's class name) and source.
     Every other keyword is a laconic.Session option: engine, encoding, preset, geometry,
     shifter_bits, column_registers, depthwise, fold_first_layer, baseline_width, config, tiles,
-    rows, columns, lanes, samples, threads, device_memory, quiet.
+    rows, columns, lanes, samples, threads (default torch.get_num_threads(): the forward passes
+    and the engines take turns on the same cores), device_memory, quiet.
     """
 
     def __init__(self, model, *, activations=None, weights=None, layers: Optional[Sequence[str]] = None,
@@ -317,6 +318,9 @@ class Profiler:
                         self._folds[conv] = bn
         self.network = network or type(model).__name__
         self._source = source
+        # The model's forward and the engines take turns on the same cores: as many threads as
+        # torch uses, unless told.
+        session_options.setdefault("threads", _torch.get_num_threads())
         self.session = laconic.Session(self.network, quiet=quiet, **session_options)
         self._handles: List[Any] = []
         self._calls: Dict[str, int] = {}
