@@ -2,7 +2,11 @@
 # Installs the Debian packages laconic needs (if missing), configures a
 # Release build in build/ and builds it. The CUDA code is compiled when nvcc
 # is at /usr/local/cuda/bin/nvcc (or CUDACXX names one); without it the CPU
-# engines build alone.
+# engines build alone. The Python module's build requirements (python3-dev,
+# pybind11, DLPack's header) are installed so that the configuration finds
+# them, but the module itself is not built here: `cmake --build build
+# --target laconic_python` (or ctest) builds it (README "Live profiling from
+# Python").
 #
 #   scripts/setup.sh            # build/ in the repository
 #   BUILD_DIR=/tmp/b scripts/setup.sh
@@ -10,7 +14,8 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
 
-packages=(cmake g++ make libcxxopts-dev nlohmann-json3-dev libgtest-dev)
+packages=(cmake g++ make libcxxopts-dev nlohmann-json3-dev libgtest-dev python3-dev pybind11-dev python3-pybind11
+          libdlpack-dev)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -128,3 +128,33 @@ def write_manifest(directory, network, layers, defaults=None):
     with open(path, "w") as f:
         json.dump(manifest, f)
     return path
+
+
+def readme_python_blocks(section="## Live profiling from Python"):
+    """The ```python blocks of a README section, in order."""
+    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+        text = f.read()
+    start = text.index(section)
+    end = text.find("\n## ", start + len(section))
+    body = text[start:end if end >= 0 else len(text)]
+    blocks = []
+    while "```python\n" in body:
+        body = body[body.index("```python\n") + len("```python\n"):]
+        blocks.append(body[:body.index("```")])
+        body = body[body.index("```") + 3:]
+    return blocks
+
+
+def run_in(directory, code):
+    """Runs `code` (a README example) with `directory` as the working directory; its stdout."""
+    import contextlib
+    import io
+    out = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(directory)
+    try:
+        with contextlib.redirect_stdout(out):
+            exec(compile(code, "README.md", "exec"), {"__name__": "readme"})
+    finally:
+        os.chdir(cwd)
+    return out.getvalue()

@@ -214,6 +214,16 @@ class Quantizations(unittest.TestCase):
         self.assertEqual(a.report().json(), b.report().json())
 
 
+class Readme(unittest.TestCase):
+    def test_the_session_example_runs(self):
+        code = live_util.readme_python_blocks()[1]
+        self.assertIn("laconic.Session(", code)
+        with tempfile.TemporaryDirectory() as d:
+            out = live_util.run_in(d, code)
+        self.assertIn("# laconic profile: net", out)
+        self.assertIn("encoding `naf`, 4 sample(s) per layer", out)
+
+
 class BadInput(unittest.TestCase):
     """Every mistake is a laconic.Error (a ValueError) with the message the CLI would give, and the
     session stays usable: its report afterwards is that of the good batches alone."""

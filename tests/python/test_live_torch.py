@@ -281,6 +281,18 @@ class IntegerModels(unittest.TestCase):
         self.assertIn("activations the model's integers", report.source)
 
 
+class Readme(unittest.TestCase):
+    def test_the_readme_example_runs(self):
+        code = live_util.readme_python_blocks()[0]
+        self.assertIn("laconic.torch.Profiler(model", code)
+        with tempfile.TemporaryDirectory() as d:
+            out = live_util.run_in(d, code)
+            with open(os.path.join(d, "r.json")) as f:
+                doc = json.load(f)
+        self.assertIn("# laconic profile: ResNet", out)
+        self.assertEqual([l["samples"] for l in doc["layers"]], [16] * 21)
+
+
 class Behaviour(unittest.TestCase):
     def setUp(self):
         torch.manual_seed(0)
