@@ -471,7 +471,36 @@ GridEngine::GridEngine(std::unique_ptr<Backend> backend, GridOptions options, st
   options_.slots = backend_->slots();
 }
 
+namespace {
+
+// The weights' magnitudes, read and narrowed on the host once per layer.
+struct GridPrepared final : PreparedWeights {
+  std::vector<u8> weight_magnitudes;
+};
+
+std::vector<u8> weight_magnitudes_of(const LayerInput& input) {
+  const u64 count = input.weights->size();
+  std::vector<u8> magnitudes(to_size(count * static_cast<u64>(magnitude_bytes(input.weight_precision))));
+  read_magnitudes(*input.weights, 0, count, input.weight_precision, magnitudes.data(), true);
+  return magnitudes;
+}
+
+}  // namespace
+
+std::shared_ptr<const PreparedWeights> GridEngine::prepare(const LayerInput& input, const ProfileConfig& config) const {
+  validate_input(input, SampleRange{0, 0});
+  config.validate();
+  auto prepared = std::make_shared<GridPrepared>();
+  prepared->weight_magnitudes = weight_magnitudes_of(input);
+  return prepared;
+}
+
 LayerResult GridEngine::profile(const LayerInput& input, SampleRange range, const ProfileConfig& config) const {
+  return profile_prepared(input, range, config, nullptr);
+}
+
+LayerResult GridEngine::profile_prepared(const LayerInput& input, SampleRange range, const ProfileConfig& config,
+                                         const PreparedWeights* prepared) const {
   validate_input(input, range);
   config.validate();
   const LayerShape& shape = input.shape;
@@ -486,11 +515,14 @@ LayerResult GridEngine::profile(const LayerInput& input, SampleRange range, cons
   result.type = shape.type;
   result.per_sample.resize(to_size(range.size()));
 
-  // Weights: magnitudes on the host, everything else on the backend.
+  // Weights: magnitudes on the host (read once when prepared), everything
+  // else on the backend.
   const u64 weight_count = input.weights->size();
   const int weight_bytes = magnitude_bytes(input.weight_precision);
-  std::vector<u8> weight_magnitudes(to_size(weight_count * static_cast<u64>(weight_bytes)));
-  read_magnitudes(*input.weights, 0, weight_count, input.weight_precision, weight_magnitudes.data(), true);
+  const auto* given = dynamic_cast<const GridPrepared*>(prepared);
+  std::vector<u8> own;
+  if (given == nullptr) own = weight_magnitudes_of(input);
+  const std::vector<u8>& weight_magnitudes = given != nullptr ? given->weight_magnitudes : own;
   const int activation_bytes = magnitude_bytes(input.activation_precision);
   result.weight_terms =
       backend_->begin_layer(p, plan, activation_bytes, weight_bytes, weight_magnitudes.data(), weight_count);

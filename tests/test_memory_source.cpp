@@ -3,7 +3,8 @@
 // floats and settings; bad values are errors naming the element; a source in
 // device memory reaches the cuda engine's resident path, checked here through
 // the emulation backend against the reference engine; and an engine's
-// prepared weights give the same results as preparing in every call.
+// prepared weights (cpu, emulated cuda) give the same results as preparing
+// in every call.
 #include "laconic/memory_source.hpp"
 
 #include <gtest/gtest.h>
@@ -327,13 +328,15 @@ TEST(PreparedWeights, PreparedOnceEqualsPreparedInEveryCall) {
     const TestLayer layer = random_layer(more, ++seed);
     const LayerInput in = layer.input();
     const ProfileConfig config = option_sets()[1].make(Encoding::booth, c.geometry);
-    const auto cpu = make_cpu_engine();
-    const LayerResult whole = cpu->profile(in, SampleRange{0, 5}, config);
-    const auto prepared = cpu->prepare(in, config);
-    ASSERT_NE(prepared, nullptr);
-    LayerResult merged = cpu->profile_prepared(in, SampleRange{0, 2}, config, prepared.get());
-    merged.merge(cpu->profile_prepared(in, SampleRange{2, 5}, config, prepared.get()));
-    EXPECT_EQ(merged, whole) << describe(more, seed);
+    const LayerResult whole = make_cpu_engine()->profile(in, SampleRange{0, 5}, config);
+    for (const char* name : {"cpu", "emulated", "emulated_one_sample_batches"}) {
+      const auto engine = make_named_engine(name);
+      const auto prepared = engine->prepare(in, config);
+      ASSERT_NE(prepared, nullptr) << name;
+      LayerResult merged = engine->profile_prepared(in, SampleRange{0, 2}, config, prepared.get());
+      merged.merge(engine->profile_prepared(in, SampleRange{2, 5}, config, prepared.get()));
+      EXPECT_EQ(merged, whole) << describe(more, seed) << ", " << name;
+    }
     // Engines that keep nothing prepare nothing and still profile.
     const auto reference = make_reference_engine();
     EXPECT_EQ(reference->prepare(in, config), nullptr);

@@ -820,6 +820,10 @@ class GridEngine final : public Engine {
   GridEngine(std::unique_ptr<Backend> backend, GridOptions options, std::string name);
   std::string_view name() const override { return name_; }
   LayerResult profile(const LayerInput& layer, SampleRange range, const ProfileConfig& config) const override;
+  // Prepared weights: their magnitudes, read and narrowed on the host once.
+  std::shared_ptr<const PreparedWeights> prepare(const LayerInput& layer, const ProfileConfig& config) const override;
+  LayerResult profile_prepared(const LayerInput& layer, SampleRange range, const ProfileConfig& config,
+                               const PreparedWeights* prepared) const override;
 
  private:
   std::unique_ptr<Backend> backend_;
