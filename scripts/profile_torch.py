@@ -280,10 +280,16 @@ def run(args) -> int:
     prof = lt.Profiler(model, activations=activations, weights=weights, layers=layers, fold_bn=args.fold_bn,
                        network=args.network or (args.model or type(model).__name__), source=source,
                        quiet=args.quiet, **options)
-    from tqdm import tqdm
+    try:
+        from tqdm import tqdm
+    except ImportError:  # no progress bar without tqdm (Debian: apt-get install python3-tqdm)
+        tqdm = None
+        if not args.quiet:
+            print("profile_torch.py: no progress bar without tqdm (apt-get install python3-tqdm)", file=sys.stderr)
     start = time.monotonic()
-    with prof, torch.no_grad(), tqdm(total=len(paths), unit="image", disable=True if args.quiet else None,
-                                     file=sys.stderr, desc=f"profiling ({prof.session.engine})") as bar:
+    bar_options = {"total": len(paths), "unit": "image", "disable": True if args.quiet or tqdm is None else None,
+                   "file": sys.stderr, "desc": f"profiling ({prof.session.engine})"}
+    with prof, torch.no_grad(), (tqdm(**bar_options) if tqdm else _NoBar()) as bar:
         for images in batches(paths, load, args.batch_size, args.workers):
             model(images.to(device))
             bar.update(int(images.shape[0]))
@@ -298,6 +304,17 @@ def run(args) -> int:
               f"{len(prof.layers)} layer(s), engine {prof.session.engine}", file=sys.stderr)
         sys.stdout.write(report.markdown())
     return 0
+
+
+class _NoBar:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass
 
 
 def activations_text(spec) -> str:

@@ -15,7 +15,7 @@ BatchNorm2d that directly follows a conv folded in with fold_bn=True), so a live
 byte for byte in its JSON but for `engine` and `source`, `laconic profile` on a dump of the same
 batches under the same quantization. Quantized models (torch.ao int8 modules) are read through
 their integers, zero point removed. Activations are read where they are: a CPU tensor's memory
-directly, a CUDA tensor's by DLPack on the cuda engine.
+directly, a CUDA tensor's by DLPack on the cuda engine (another engine gets a copy on the host).
 """
 
 from __future__ import annotations
@@ -322,6 +322,7 @@ class Profiler:
         # torch uses, unless told.
         session_options.setdefault("threads", _torch.get_num_threads())
         self.session = laconic.Session(self.network, quiet=quiet, **session_options)
+        self._engine = self.session.engine
         self._handles: List[Any] = []
         self._calls: Dict[str, int] = {}
         self._passes = 0                # forward passes committed
@@ -420,6 +421,8 @@ class Profiler:
             activations = x.detach()
             if activations.dtype != _torch.float32 and activations.is_floating_point():
                 activations = activations.to(_torch.float32)  # as dump_traces.py stores them
+        if activations.device.type != "cpu" and self._engine != "cuda":
+            activations = activations.cpu()  # only the cuda engine reads device memory
         weights = w_spec = None
         if name not in self.session.layers:  # its first batch (a discarded pass forgets it)
             weights, w_spec = self._weights_of(name, kind, module)
