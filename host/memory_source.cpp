@@ -115,6 +115,11 @@ MemorySource::MemorySource(const void* data, ValueType type, std::uint64_t count
       label_(std::move(label)),
       shape_(std::move(shape)) {
   const ValueConversion& c = conversion_;
+  // A DNNsim precision profile decides per tensor file (§7a, integral or
+  // fixed point after scanning the whole file): not a per-value conversion.
+  if (c.mode == QuantizeMode::dnnsim)
+    throw Error(label_ + ": dnnsim quantization applies to trace files with a DNNsim precision profile; say fixed "
+                "or integral for values in memory");
   if (c.precision.bits < 1 || c.precision.bits > 32)
     throw Error(label_ + ": a precision of " + std::to_string(c.precision.bits) + " bits is outside 1..32");
   if (is_float(type_) && c.mode == QuantizeMode::none)

@@ -183,6 +183,10 @@ TEST(MemorySource, BadValuesAndSettingsAreErrors) {
                            {"a holds float32 floats: say how to quantize them"}));
   EXPECT_TRUE(throws_error([&] { MemorySource(values.data(), ValueType::i16, 3, fixed, false, "a"); },
                            {"fixed quantization applies to floats; these are int16 integers"}));
+  ValueConversion dnnsim = fixed;
+  dnnsim.mode = QuantizeMode::dnnsim;
+  EXPECT_TRUE(throws_error([&] { MemorySource(values.data(), ValueType::f32, 3, dnnsim, false, "a"); },
+                           {"a: dnnsim quantization applies to trace files with a DNNsim precision profile"}));
   none.precision.bits = 33;
   EXPECT_TRUE(throws_error([&] { MemorySource(values.data(), ValueType::i16, 3, none, false, "a"); },
                            {"a precision of 33 bits is outside 1..32"}));

@@ -83,6 +83,7 @@ std::string describe_conversion(const ValueConversion& c) {
       return "fixed point " + std::to_string(c.int_bits) + "." + std::to_string(c.frac_bits) + " (" + width + ")";
     case QuantizeMode::linear: return "linear to " + width;
     case QuantizeMode::integral: return "integral floats, " + width;
+    case QuantizeMode::dnnsim: return "a DNNsim precision profile, " + width;  // refused by MemorySource
   }
   return width;
 }

@@ -108,7 +108,8 @@ LACONIC_HOST_DEVICE inline double linear_value(double x, const LinearMap& map, b
 // to the cuda engine's kernels.
 struct ValueConversion {
   // none: integer values, v = x − zero_point; fixed, linear, integral: float
-  // values, as for .npy traces (README "Network manifest").
+  // values, as for .npy traces (README "Network manifest"). Not dnnsim,
+  // which decides per trace file (MemorySource refuses it).
   QuantizeMode mode = QuantizeMode::none;
   Precision precision;              // the declared width p (§2); v must fit it
   int int_bits = 0, frac_bits = 0;  // fixed
@@ -174,7 +175,8 @@ class MemorySource final : public TensorSource {
   // activations"); `shape` (optional, product = count) names elements as
   // index tuples in them. Throws laconic::Error naming the label when the
   // conversion does not fit the type: a quantization for integer values, none
-  // for floats, a precision outside 1..32 bits, a zero point of 2^32 or more.
+  // for floats, dnnsim, a precision outside 1..32 bits, a zero point of 2^32 or
+  // more.
   MemorySource(const void* data, ValueType type, std::uint64_t count, ValueConversion conversion, bool on_device,
                std::string label, std::vector<std::uint64_t> shape = {});
 
