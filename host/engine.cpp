@@ -37,6 +37,15 @@ void validate_input(const LayerInput& layer, SampleRange range) {
                 std::to_string(layer.samples()));
 }
 
+std::shared_ptr<const PreparedWeights> Engine::prepare(const LayerInput&, const ProfileConfig&) const {
+  return nullptr;
+}
+
+LayerResult Engine::profile_prepared(const LayerInput& layer, SampleRange range, const ProfileConfig& config,
+                                     const PreparedWeights*) const {
+  return profile(layer, range, config);
+}
+
 std::string_view to_string(EngineKind kind) {
   switch (kind) {
     case EngineKind::automatic: return "auto";

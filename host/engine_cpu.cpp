@@ -846,15 +846,35 @@ SampleResult profile_sample(const PreparedLayer& p, const TensorSource& activati
   return result;
 }
 
+struct CpuPrepared final : PreparedWeights {
+  PreparedLayer layer;
+};
+
 class CpuEngine final : public Engine {
  public:
   std::string_view name() const override { return "cpu"; }
 
   LayerResult profile(const LayerInput& input, SampleRange range,
                       const ProfileConfig& config) const override {
+    return profile_prepared(input, range, config, nullptr);
+  }
+
+  std::shared_ptr<const PreparedWeights> prepare(const LayerInput& input, const ProfileConfig& config) const override {
+    validate_input(input, SampleRange{0, 0});
+    config.validate();
+    auto prepared = std::make_shared<CpuPrepared>();
+    prepared->layer = laconic::prepare(input, config);
+    return prepared;
+  }
+
+  LayerResult profile_prepared(const LayerInput& input, SampleRange range, const ProfileConfig& config,
+                               const PreparedWeights* prepared) const override {
     validate_input(input, range);
     config.validate();
-    const PreparedLayer p = prepare(input, config);
+    const auto* given = dynamic_cast<const CpuPrepared*>(prepared);
+    PreparedLayer own;
+    if (given == nullptr) own = laconic::prepare(input, config);
+    const PreparedLayer& p = given != nullptr ? given->layer : own;
     LayerResult result;
     result.name = input.name;
     result.type = input.shape.type;

@@ -281,6 +281,30 @@ void read_magnitudes(const TensorSource& source, u64 first, u64 count, const Pre
       [](const NoSums&) {});
 }
 
+void Backend::launch_resident(int, const MemorySource& source, u64, u64) {
+  throw Error(source.name() + ": the values are in a CUDA device's memory; the " + name() +
+              " backend cannot read them");
+}
+
+std::string resident_error(const MemorySource& source, u64 index, const void* raw) {
+  std::int64_t v = 0;
+  ConvertStatus status = ConvertStatus::out_of_width;
+  switch (source.type()) {
+    case ValueType::i8: status = convert_value(*static_cast<const std::int8_t*>(raw), source.conversion(), &v); break;
+    case ValueType::u8: status = convert_value(*static_cast<const std::uint8_t*>(raw), source.conversion(), &v); break;
+    case ValueType::i16: status = convert_value(*static_cast<const std::int16_t*>(raw), source.conversion(), &v); break;
+    case ValueType::u16: status = convert_value(*static_cast<const std::uint16_t*>(raw), source.conversion(), &v); break;
+    case ValueType::i32: status = convert_value(*static_cast<const std::int32_t*>(raw), source.conversion(), &v); break;
+    case ValueType::u32: status = convert_value(*static_cast<const std::uint32_t*>(raw), source.conversion(), &v); break;
+    case ValueType::i64: status = convert_value(*static_cast<const std::int64_t*>(raw), source.conversion(), &v); break;
+    case ValueType::f32: status = convert_value(*static_cast<const float*>(raw), source.conversion(), &v); break;
+    case ValueType::f64: status = convert_value(*static_cast<const double*>(raw), source.conversion(), &v); break;
+  }
+  // A value that converts always fits its width (convert_value checks it);
+  // out_of_width is the message for one that somehow does not.
+  return source.conversion_error(index, status == ConvertStatus::ok ? ConvertStatus::out_of_width : status, raw);
+}
+
 // ---------------------------------------------------------------------------
 // The emulation backend: the bodies in OpenMP loops, the warp sums through
 // EmulatedWarp, the buffers in one host arena laid out by device_layout as
@@ -460,15 +484,76 @@ class EmulatedBackend final : public Backend {
 
   void* staging(int slot) override { return slots_[to_size(static_cast<u64>(slot))].staging.data(); }
 
-  // Runs the batch at once; finish() hands over its results.
+  // The batch staged in the slot, run at once; finish() hands over its results.
   void launch(int slot_index, u64 samples) override {
     Slot& slot = slots_[to_size(static_cast<u64>(slot_index))];
     if (slot.busy) throw Error("emulated backend: slot launched twice without finish");
     const SlotBuffers& b = layout_.slots[to_size(static_cast<u64>(slot_index))];
-    const LayerParams& p = p_;
-    const u64 values = samples * static_cast<u64>(p.layer.per_sample);
+    const u64 values = samples * static_cast<u64>(p_.layer.per_sample);
     std::memcpy(b.magnitudes, slot.staging.data(), to_size(values * static_cast<u64>(activation_bytes_)));
     std::fill(b.results, b.results + kResultHeader + samples * kAccumulators, u64{0});
+    run(slot, b, samples);
+    slot.resident = nullptr;
+  }
+
+  // The resident values (in host memory here) become the slot's magnitudes
+  // through the cuda backend's body, the lowest bad index going to the
+  // results header; then the batch runs as a staged one.
+  void launch_resident(int slot_index, const MemorySource& source, u64 first, u64 samples) override {
+    Slot& slot = slots_[to_size(static_cast<u64>(slot_index))];
+    if (slot.busy) throw Error("emulated backend: slot launched twice without finish");
+    const u64 values = samples * static_cast<u64>(p_.layer.per_sample);
+    if (first > source.size() || values > source.size() - first)
+      throw Error(source.name() + ": batch past the end of the values");
+    const SlotBuffers& b = layout_.slots[to_size(static_cast<u64>(slot_index))];
+    std::fill(b.results, b.results + kResultHeader + samples * kAccumulators, u64{0});
+    u64* first_bad = b.results + kFirstBadWord;
+    *first_bad = ~u64{0};
+    const u64 limit = u64{1} << source.conversion().precision.bits;
+    with_resident_types(source.type(), activation_bytes_, [&](auto value_tag, auto magnitude_tag) {
+      using T = decltype(value_tag);
+      using Magnitude = decltype(magnitude_tag);
+      const T* in = static_cast<const T*>(source.data()) + first;
+      auto* out = reinterpret_cast<Magnitude*>(b.magnitudes);
+      for_each_index(values,
+                     [&](u64 i) { resident_magnitude_body(i, in, source.conversion(), limit, out, first_bad); });
+    });
+    run(slot, b, samples);
+    slot.resident = &source;
+    slot.resident_first = first;
+  }
+
+  void finish(int slot_index, std::vector<u64>& accumulators, TermStats& histogram) override {
+    Slot& slot = slots_[to_size(static_cast<u64>(slot_index))];
+    if (!slot.busy) throw Error("emulated backend: finish without launch");
+    slot.busy = false;
+    const MemorySource* resident = slot.resident;
+    slot.resident = nullptr;
+    if (resident != nullptr && slot.results[kFirstBadWord] != ~u64{0}) {
+      const u64 index = slot.resident_first + slot.results[kFirstBadWord];
+      const auto* raw = static_cast<const unsigned char*>(resident->data()) + index * value_size(resident->type());
+      throw Error(resident_error(*resident, index, raw));
+    }
+    accumulators.assign(slot.results.begin() + kResultHeader, slot.results.end());
+    histogram += stats_of(slot.results.data());
+  }
+
+ private:
+  struct Slot {
+    std::vector<u8> staging;
+    std::vector<u64> results;
+    u64 samples = 0;
+    bool busy = false;
+    const MemorySource* resident = nullptr;  // a resident batch's source, for its error
+    u64 resident_first = 0;
+  };
+
+  // The batch whose magnitudes are in `b`, its results zeroed (but for a
+  // resident batch's first-bad word), run at once; its results are then
+  // copied to the slot, as the device copies them to the host.
+  void run(Slot& slot, const SlotBuffers& b, u64 samples) {
+    const LayerParams& p = p_;
+    const u64 values = samples * static_cast<u64>(p.layer.per_sample);
     terms_by_width(activation_bytes_, b.magnitudes, values, p.encoding, b.terms, b.results);
     u64* acc = b.results + kResultHeader;
     const WeightBuffers& w = layout_.weights;
@@ -497,21 +582,6 @@ class EmulatedBackend final : public Backend {
     slot.busy = true;
   }
 
-  void finish(int slot_index, std::vector<u64>& accumulators, TermStats& histogram) override {
-    Slot& slot = slots_[to_size(static_cast<u64>(slot_index))];
-    if (!slot.busy) throw Error("emulated backend: finish without launch");
-    slot.busy = false;
-    accumulators.assign(slot.results.begin() + kResultHeader, slot.results.end());
-    histogram += stats_of(slot.results.data());
-  }
-
- private:
-  struct Slot {
-    std::vector<u8> staging;
-    std::vector<u64> results;
-    u64 samples = 0;
-    bool busy = false;
-  };
   std::vector<Slot> slots_;
   std::unique_ptr<void, FreeArena> arena_;
   u64 capacity_ = 0, peak_ = 0;
@@ -532,7 +602,36 @@ GridEngine::GridEngine(std::unique_ptr<Backend> backend, GridOptions options, st
   options_.slots = backend_->slots();
 }
 
+namespace {
+
+// The weights' magnitudes, read and narrowed on the host once per layer.
+struct GridPrepared final : PreparedWeights {
+  std::vector<u8> weight_magnitudes;
+};
+
+std::vector<u8> weight_magnitudes_of(const LayerInput& input) {
+  const u64 count = input.weights->size();
+  std::vector<u8> magnitudes(to_size(count * static_cast<u64>(magnitude_bytes(input.weight_precision))));
+  read_magnitudes(*input.weights, 0, count, input.weight_precision, magnitudes.data(), true);
+  return magnitudes;
+}
+
+}  // namespace
+
+std::shared_ptr<const PreparedWeights> GridEngine::prepare(const LayerInput& input, const ProfileConfig& config) const {
+  validate_input(input, SampleRange{0, 0});
+  config.validate();
+  auto prepared = std::make_shared<GridPrepared>();
+  prepared->weight_magnitudes = weight_magnitudes_of(input);
+  return prepared;
+}
+
 LayerResult GridEngine::profile(const LayerInput& input, SampleRange range, const ProfileConfig& config) const {
+  return profile_prepared(input, range, config, nullptr);
+}
+
+LayerResult GridEngine::profile_prepared(const LayerInput& input, SampleRange range, const ProfileConfig& config,
+                                         const PreparedWeights* prepared) const {
   validate_input(input, range);
   config.validate();
   const LayerShape& shape = input.shape;
@@ -547,11 +646,14 @@ LayerResult GridEngine::profile(const LayerInput& input, SampleRange range, cons
   result.type = shape.type;
   result.per_sample.resize(to_size(range.size()));
 
-  // Weights: magnitudes on the host, everything else on the backend.
+  // Weights: magnitudes on the host (read once when prepared), everything
+  // else on the backend.
   const u64 weight_count = input.weights->size();
   const int weight_bytes = magnitude_bytes(input.weight_precision);
-  std::vector<u8> weight_magnitudes(to_size(weight_count * static_cast<u64>(weight_bytes)));
-  read_magnitudes(*input.weights, 0, weight_count, input.weight_precision, weight_magnitudes.data(), true);
+  const auto* given = dynamic_cast<const GridPrepared*>(prepared);
+  std::vector<u8> own;
+  if (given == nullptr) own = weight_magnitudes_of(input);
+  const std::vector<u8>& weight_magnitudes = given != nullptr ? given->weight_magnitudes : own;
   const int activation_bytes = magnitude_bytes(input.activation_precision);
   result.weight_terms =
       backend_->begin_layer(p, plan, activation_bytes, weight_bytes, weight_magnitudes.data(), weight_count);
@@ -559,6 +661,12 @@ LayerResult GridEngine::profile(const LayerInput& input, SampleRange range, cons
   // Cycles of the accelerators whose cost does not depend on the data (§5,
   // §8); the backend counts Pragmatic's and Laconic's.
   const Cycles fixed_cycles = data_independent_cycles(shape, config, input.activation_precision.bits);
+
+  // Activations already on the device are converted there (§2).
+  const auto* resident = dynamic_cast<const MemorySource*>(input.activations);
+  if (resident != nullptr && !resident->on_device()) resident = nullptr;
+  if (resident != nullptr && !(resident->conversion().precision == input.activation_precision))
+    throw Error("layer '" + input.name + "': " + resident->name() + " declares another precision than the layer");
 
   // Batches: fill slot b % slots while the others run; collect in order.
   const int slots = backend_->slots();
@@ -594,10 +702,14 @@ LayerResult GridEngine::profile(const LayerInput& input, SampleRange range, cons
       if (in_flight.size() == static_cast<std::size_t>(slots)) collect();
       const u64 first = range.begin + b * plan.samples_per_batch;
       const u64 count = std::min(plan.samples_per_batch, range.end - first);
-      read_magnitudes(*input.activations, first * static_cast<u64>(p.layer.per_sample),
-                      count * static_cast<u64>(p.layer.per_sample),
-                      input.activation_precision, backend_->staging(slot), true);
-      backend_->launch(slot, count);
+      if (resident != nullptr) {
+        backend_->launch_resident(slot, *resident, first * static_cast<u64>(p.layer.per_sample), count);
+      } else {
+        read_magnitudes(*input.activations, first * static_cast<u64>(p.layer.per_sample),
+                        count * static_cast<u64>(p.layer.per_sample), input.activation_precision,
+                        backend_->staging(slot), true);
+        backend_->launch(slot, count);
+      }
       in_flight.push_back({first, count, slot});
     }
     while (!in_flight.empty()) collect();

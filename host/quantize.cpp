@@ -8,6 +8,7 @@
 #include <type_traits>
 
 #include "laconic/error.hpp"
+#include "laconic/memory_source.hpp"
 
 namespace laconic {
 
@@ -23,10 +24,9 @@ std::string_view to_string(QuantizeMode mode) {
 }
 
 std::int64_t quantize_fixed(double x, int int_bits, int frac_bits, bool is_signed) {
-  // §2: v = round(x · 2^frac), clipped to ±(2^(int+frac) − 1).
-  const double limit = std::ldexp(1.0, int_bits + frac_bits) - 1.0;
-  const double v = std::round(std::ldexp(x, frac_bits));
-  return static_cast<std::int64_t>(std::clamp(v, is_signed ? -limit : 0.0, limit));
+  // §2: v = round(x · 2^frac), clipped to ±(2^(int+frac) − 1); the formula
+  // live profiling and the cuda engine share (memory_source.hpp).
+  return static_cast<std::int64_t>(fixed_point_value(x, fixed_point(int_bits, frac_bits), is_signed));
 }
 
 NpyTensorSource::NpyTensorSource(std::vector<NpyArray> files, Quantization quantization, std::string label,
@@ -267,40 +267,21 @@ void NpyTensorSource::convert(const NpyArray& file, std::uint64_t global_first, 
     using T = decltype(tag);
     if (q.mode == QuantizeMode::linear) {
       const Range& r = range();
-      const bool is_signed = r.min < 0;
-      // §2: max|x| → 2^(P−1) − 1 when signed, min..max → 0..2^P − 1 otherwise.
-      double offset = 0, span = 1, target = 0;
-      if (is_signed) {
-        span = std::max(-r.min, r.max);
-        target = std::ldexp(1.0, p.bits - 1) - 1.0;
-      } else if (r.max > r.min) {
-        span = r.max - r.min;
-        target = std::ldexp(1.0, p.bits) - 1.0;
-        offset = r.min;
-      }
-      const double scale = target / span;
-      // A span of denormals (an f8 tensor of 0 and 5e-324) overflows the
-      // scale to infinity, and inf · 0 is NaN: divide first for those.
-      const bool tiny_span = !std::isfinite(scale);
-      const double top = std::ldexp(1.0, p.bits) - 1.0;
+      // §2: max|x| → 2^(P−1) − 1 when signed, min..max → 0..2^P − 1
+      // otherwise; a constant tensor: 0 stays 0, any other constant maps to
+      // the top (memory_source.hpp, shared with live profiling).
+      const LinearMap map = linear_map(r.min, r.max, p.bits);
       for_blocks(file, first, count, [&](const std::byte* items, std::uint64_t at, std::uint64_t n) {
         std::int64_t* o = out + (at - first);
-        for (std::uint64_t i = 0; i < n; ++i) {
-          const double x = as_double(load<T>(items, i));
-          if (!is_signed && r.max == r.min) {
-            // A constant tensor: 0 stays 0, any other constant maps to the top.
-            o[i] = x == 0 ? 0 : static_cast<std::int64_t>(top);
-          } else {
-            o[i] = static_cast<std::int64_t>(
-                std::round(tiny_span ? (x - offset) / span * target : (x - offset) * scale));
-          }
-        }
+        for (std::uint64_t i = 0; i < n; ++i)
+          o[i] = static_cast<std::int64_t>(linear_value(as_double(load<T>(items, i)), map, /*saturate=*/false));
       });
       return;
     }
     // dnnsim: integral tensors keep their values, others are fixed point.
     // One loop per case, so that each stays tight.
     const bool fixed = q.mode == QuantizeMode::fixed || (q.mode == QuantizeMode::dnnsim && !all_integral());
+    const FixedPoint fixed_point_q = fixed_point(q.int_bits, q.frac_bits);  // §2, as quantize_fixed
     for_blocks(file, first, count, [&](const std::byte* items, std::uint64_t at, std::uint64_t n) {
       std::int64_t* o = out + (at - first);
       auto finite = [&](std::uint64_t i, T raw) {
@@ -316,7 +297,7 @@ void NpyTensorSource::convert(const NpyArray& file, std::uint64_t global_first, 
       if (fixed) {
         for (std::uint64_t i = 0; i < n; ++i) {
           const T raw = load<T>(items, i);
-          const std::int64_t v = quantize_fixed(finite(i, raw), q.int_bits, q.frac_bits, true);
+          const auto v = static_cast<std::int64_t>(fixed_point_value(finite(i, raw), fixed_point_q, true));
           if (!p.is_signed && v < 0)
             value_error(file, at + i, raw, "is negative but the tensor is declared unsigned", "", label_);
           o[i] = v;

@@ -92,6 +92,20 @@ void LayerResult::merge(const LayerResult& other) {
   if (other.weight_terms != weight_terms)
     throw std::logic_error("cannot merge results of layer '" + name +
                            "' computed on different weights");
+  // Ranges that come in order (batch after batch) are appended in place, so
+  // that merging b batches costs their size, not b times the result's.
+  const auto in_order = [](const std::vector<SampleResult>& v) {
+    for (std::size_t i = 1; i < v.size(); ++i)
+      if (v[i].sample <= v[i - 1].sample) return false;
+    return true;
+  };
+  if (per_sample.empty() || other.per_sample.empty() || other.per_sample.front().sample > per_sample.back().sample) {
+    if (!in_order(other.per_sample))
+      throw std::logic_error("cannot merge results of layer '" + name + "': its samples are not in order");
+    per_sample.insert(per_sample.end(), other.per_sample.begin(), other.per_sample.end());
+    activation_terms += other.activation_terms;
+    return;
+  }
   std::vector<SampleResult> merged;
   merged.reserve(per_sample.size() + other.per_sample.size());
   std::merge(per_sample.begin(), per_sample.end(), other.per_sample.begin(), other.per_sample.end(),

@@ -19,6 +19,13 @@
 // batch's results (histogram and per-sample sums) out in one copy. The
 // column clocks and the FC recurrences run one thread per sample (see
 // laconic/grid.hpp); per-sample sums are added once per warp and sample.
+//
+// A resident batch (activations already in device memory, a MemorySource
+// from live profiling) skips the staging copy: its stream waits for the work
+// queued on the legacy default stream, where the values' producer made them
+// ready, converts them into the slot's magnitudes on the device (§2,
+// resident_magnitude_body) with its lowest bad index in the results header,
+// and then runs the same kernels as a staged batch.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -161,6 +168,18 @@ __global__ void terms_kernel(const Magnitude* magnitudes, u64 count, Encoding en
 
 // ---------------------------------------------------------------------------
 // The bodies as function objects.
+
+template <class T, class Magnitude>
+struct ResidentMagnitudeOp {
+  const T* values;
+  ValueConversion conversion;
+  u64 limit;
+  Magnitude* magnitudes;
+  u64* first_bad;
+  __device__ void operator()(u64 i) const {
+    resident_magnitude_body(i, values, conversion, limit, magnitudes, first_bad);
+  }
+};
 
 struct WeightSumsOp {
   LayerParams p;
@@ -400,15 +419,20 @@ class CudaBackend final : public Backend {
     std::size_t free_bytes = 0, total_bytes = 0;
     LACONIC_CUDA_CALL(cudaMemGetInfo(&free_bytes, &total_bytes));
     default_budget_ = static_cast<u64>(free_bytes) / 4 * 3;
-    for (Slot& slot : slots_) LACONIC_CUDA_CALL(cudaStreamCreateWithFlags(&slot.stream, cudaStreamNonBlocking));
+    for (Slot& slot : slots_) {
+      LACONIC_CUDA_CALL(cudaStreamCreateWithFlags(&slot.stream, cudaStreamNonBlocking));
+      LACONIC_CUDA_CALL(cudaEventCreateWithFlags(&slot.ready, cudaEventDisableTiming));
+    }
   }
   ~CudaBackend() override {
     cudaSetDevice(device_);
-    for (Slot& slot : slots_)
+    for (Slot& slot : slots_) {
       if (slot.stream != nullptr) {
         cudaStreamSynchronize(slot.stream);
         cudaStreamDestroy(slot.stream);
       }
+      if (slot.ready != nullptr) cudaEventDestroy(slot.ready);
+    }
   }
 
   std::string name() const override { return "cuda (" + device_name_ + ")"; }
@@ -463,31 +487,43 @@ class CudaBackend final : public Backend {
 
   void launch(int slot_index, u64 samples) override {
     Slot& slot = slots_[static_cast<std::size_t>(slot_index)];
-    if (slot.in_flight) throw Error("cuda engine: slot launched twice without finish");
-    try {
-      LACONIC_CUDA_CALL(cudaSetDevice(device_));
-      enqueue(slot, layout_.slots[static_cast<std::size_t>(slot_index)], samples);
-    } catch (...) {
-      // Part of the batch may be queued: wait until the stream no longer
-      // reads the staging buffer or writes the slot's buffers.
-      cudaStreamSynchronize(slot.stream);
-      cudaGetLastError();
-      throw;
-    }
-    slot.samples = samples;
-    slot.in_flight = true;
+    start(slot, samples, [&] { enqueue(slot, layout_.slots[static_cast<std::size_t>(slot_index)], samples); });
+    slot.resident = nullptr;
+  }
+
+  // The values are on the device: after the work their producer queued on
+  // the legacy default stream, they become the slot's magnitudes there.
+  void launch_resident(int slot_index, const MemorySource& source, u64 first, u64 samples) override {
+    Slot& slot = slots_[static_cast<std::size_t>(slot_index)];
+    const u64 values = samples * static_cast<u64>(p_.layer.per_sample);
+    if (first > source.size() || values > source.size() - first)
+      throw Error(source.name() + ": batch past the end of the values");
+    start(slot, samples, [&] {
+      enqueue_resident(slot, layout_.slots[static_cast<std::size_t>(slot_index)], source, first, samples);
+    });
+    slot.resident = &source;
+    slot.resident_first = first;
   }
 
   void finish(int slot_index, std::vector<u64>& accumulators, TermStats& histogram) override {
     Slot& slot = slots_[static_cast<std::size_t>(slot_index)];
     if (!slot.in_flight) throw Error("cuda engine: finish without launch");
     slot.in_flight = false;
+    const MemorySource* resident = slot.resident;
+    slot.resident = nullptr;
     LACONIC_CUDA_CALL(cudaSetDevice(device_));
     cuda_check(cudaStreamSynchronize(slot.stream),
                launcher_.sync() ? "the copies of a batch"
                                 : "a batch's kernels or copies (set LACONIC_CUDA_SYNC=1 to name the kernel)",
                __FILE__, __LINE__);
     const auto* results = static_cast<const u64*>(slot.results_host.get());
+    if (resident != nullptr && results[kFirstBadWord] != ~u64{0}) {
+      const u64 index = slot.resident_first + results[kFirstBadWord];
+      std::vector<unsigned char> raw(value_size(resident->type()));
+      LACONIC_CUDA_CALL(cudaMemcpy(raw.data(), static_cast<const unsigned char*>(resident->data()) + index * raw.size(),
+                                   raw.size(), cudaMemcpyDeviceToHost));
+      throw Error(resident_error(*resident, index, raw.data()));
+    }
     accumulators.assign(results + kResultHeader, results + kResultHeader + slot.samples * kAccumulators);
     for (int t = 0; t < kBins; ++t) histogram.histogram[static_cast<std::size_t>(t)] += results[t];
   }
@@ -498,17 +534,75 @@ class CudaBackend final : public Backend {
     PinnedBuffer staging, results_host;
     u64 samples = 0;
     bool in_flight = false;
+    // Resident batches: the producer's stream is waited for through `ready`;
+    // `resident` names the batch's values when its first-bad word is set.
+    cudaEvent_t ready = nullptr;
+    const MemorySource* resident = nullptr;
+    u64 resident_first = 0;
   };
+
+  // Queues a batch on the slot's stream through `enqueue` and marks the slot
+  // in flight. When queueing throws, part of the batch may be queued: waits
+  // until the stream no longer reads the staging buffer or writes the slot's
+  // buffers, and leaves the slot free.
+  template <class Enqueue>
+  void start(Slot& slot, u64 samples, Enqueue enqueue) {
+    if (slot.in_flight) throw Error("cuda engine: slot launched twice without finish");
+    try {
+      LACONIC_CUDA_CALL(cudaSetDevice(device_));
+      enqueue();
+    } catch (...) {
+      cudaStreamSynchronize(slot.stream);
+      cudaGetLastError();
+      throw;
+    }
+    slot.samples = samples;
+    slot.in_flight = true;
+  }
 
   // The batch staged in `slot`, queued on its stream.
   void enqueue(Slot& slot, const SlotBuffers& b, u64 samples) {
+    const u64 values = samples * static_cast<u64>(p_.layer.per_sample);
+    LACONIC_CUDA_CALL(cudaMemcpyAsync(b.magnitudes, slot.staging.get(), values * static_cast<u64>(activation_bytes_),
+                                      cudaMemcpyHostToDevice, slot.stream));
+    LACONIC_CUDA_CALL(cudaMemsetAsync(b.results, 0, result_bytes(samples), slot.stream));
+    enqueue_kernels(slot, b, samples);
+  }
+
+  // The resident batch of values [first, first + samples · C·H·W) of
+  // `source`, queued on the slot's stream after the legacy default stream's
+  // work: §2's conversion into b.magnitudes (the lowest bad index into the
+  // results' kFirstBadWord, set to ~0 first), then the staged batch's
+  // kernels.
+  void enqueue_resident(Slot& slot, const SlotBuffers& b, const MemorySource& source, u64 first, u64 samples) {
+    cudaStream_t stream = slot.stream;
+    const u64 values = samples * static_cast<u64>(p_.layer.per_sample);
+    LACONIC_CUDA_CALL(cudaEventRecord(slot.ready, cudaStreamLegacy));
+    LACONIC_CUDA_CALL(cudaStreamWaitEvent(stream, slot.ready, 0));
+    LACONIC_CUDA_CALL(cudaMemsetAsync(b.results, 0, result_bytes(samples), stream));
+    u64* first_bad = b.results + kFirstBadWord;
+    LACONIC_CUDA_CALL(cudaMemsetAsync(first_bad, 0xff, sizeof(u64), stream));
+    const u64 limit = u64{1} << source.conversion().precision.bits;
+    with_resident_types(source.type(), activation_bytes_, [&](auto value_tag, auto magnitude_tag) {
+      using T = decltype(value_tag);
+      using Magnitude = decltype(magnitude_tag);
+      const T* in = static_cast<const T*>(source.data()) + first;
+      auto* out = reinterpret_cast<Magnitude*>(b.magnitudes);
+      launcher_.each(values, ResidentMagnitudeOp<T, Magnitude>{in, source.conversion(), limit, out, first_bad}, stream,
+                     "resident magnitudes kernel");
+    });
+    enqueue_kernels(slot, b, samples);
+  }
+
+  static u64 result_bytes(u64 samples) { return (kResultHeader + samples * kAccumulators) * sizeof(u64); }
+
+  // The kernels of a batch whose magnitudes are in b.magnitudes and whose
+  // results are zeroed (but for a resident batch's first-bad word), and the
+  // copy of its results to the host, queued on the slot's stream.
+  void enqueue_kernels(Slot& slot, const SlotBuffers& b, u64 samples) {
     const LayerParams& p = p_;
     cudaStream_t stream = slot.stream;
     const u64 values = samples * static_cast<u64>(p.layer.per_sample);
-    const u64 result_bytes = (kResultHeader + samples * kAccumulators) * sizeof(u64);
-    LACONIC_CUDA_CALL(cudaMemcpyAsync(b.magnitudes, slot.staging.get(), values * static_cast<u64>(activation_bytes_),
-                                      cudaMemcpyHostToDevice, stream));
-    LACONIC_CUDA_CALL(cudaMemsetAsync(b.results, 0, result_bytes, stream));
     launcher_.terms(activation_bytes_, b.magnitudes, values, p.encoding, b.terms, b.results, stream);
     u64* acc = b.results + kResultHeader;
     const WeightBuffers& w = layout_.weights;
@@ -527,7 +621,8 @@ class CudaBackend final : public Backend {
         default: enqueue_cycles<std::uint32_t>(b, samples, stream); break;
       }
     }
-    LACONIC_CUDA_CALL(cudaMemcpyAsync(slot.results_host.get(), b.results, result_bytes, cudaMemcpyDeviceToHost, stream));
+    LACONIC_CUDA_CALL(
+        cudaMemcpyAsync(slot.results_host.get(), b.results, result_bytes(samples), cudaMemcpyDeviceToHost, stream));
   }
 
   // §5, §8, §9: Pragmatic's and Laconic's cycles of the batch in buffers `b`,

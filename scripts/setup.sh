@@ -4,7 +4,10 @@
 # and nothing else, so that the first profile does not wait for the test
 # suite (scripts/test.sh builds the rest). The CUDA code is compiled when
 # nvcc is at /usr/local/cuda/bin/nvcc (or CUDACXX names one); without it the
-# CPU engines build alone.
+# CPU engines build alone. The Python module of live profiling needs more
+# packages (python3-dev pybind11-dev python3-pybind11 libdlpack-dev, which
+# .ci/run installs); scripts/test.sh configures again and builds it when
+# they are there (README "Live profiling from Python").
 #
 #   scripts/setup.sh            # build/ in the repository
 #   BUILD_DIR=/tmp/b scripts/setup.sh

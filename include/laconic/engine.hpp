@@ -41,6 +41,15 @@ struct SampleRange {
 // is not within the layer's samples. Every engine calls it first.
 void validate_input(const LayerInput& layer, SampleRange range);
 
+// What an engine derives from a layer's weights, shape, precisions and
+// configuration alone, before any sample: the weights' terms and histogram,
+// their §4 sums and §5 maxima. Engine::prepare makes it once for a layer whose
+// samples come in many ranges (live profiling feeds a layer batch by batch).
+class PreparedWeights {
+ public:
+  virtual ~PreparedWeights() = default;
+};
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -51,6 +60,17 @@ class Engine {
   // their union.
   virtual LayerResult profile(const LayerInput& layer, SampleRange range,
                               const ProfileConfig& config) const = 0;
+
+  // The layer's sample-independent part, for profile_prepared; `layer`'s
+  // activations are not read. nullptr when the engine keeps nothing between
+  // calls (the default). Throws laconic::Error as profile() does for a bad
+  // layer or configuration.
+  virtual std::shared_ptr<const PreparedWeights> prepare(const LayerInput& layer, const ProfileConfig& config) const;
+  // profile(), reusing `prepared`: what this engine's prepare() returned for
+  // the same weights, shape, precisions and configuration (the caller keeps
+  // them the same), or nullptr. The default ignores it and calls profile().
+  virtual LayerResult profile_prepared(const LayerInput& layer, SampleRange range, const ProfileConfig& config,
+                                       const PreparedWeights* prepared) const;
 };
 
 enum class EngineKind : std::uint8_t { automatic, cuda, cpu, reference };

@@ -41,7 +41,8 @@
 //                          (conv, R ≥ 1; the same for every filter set)
 //   clock words            [sample][words] per accelerator (ColumnClock's E and M, or the
 //                          FC recurrence's busy columns), where more than kClockLocalWords
-//   results                [kResultHeader words: the batch's term histogram, padding]
+//   results                [kResultHeader words: the batch's term histogram, a resident
+//                          batch's first bad index (kFirstBadWord), padding]
 //                          then [sample][kAccumulators]
 //
 // What stays sequential, and why: the column clocks of §8 with R ≥ 1
@@ -64,6 +65,7 @@
 #include "laconic/engine.hpp"
 #include "laconic/host_device.hpp"
 #include "laconic/layer.hpp"
+#include "laconic/memory_source.hpp"
 #include "laconic/model.hpp"
 #include "laconic/results.hpp"
 #include "laconic/terms.hpp"
@@ -94,6 +96,11 @@ inline constexpr int kBins = kMaxTerms + 1;
 // Words before a batch's accumulators in its results buffer: the histogram,
 // padded to a multiple of 8 words (64 bytes).
 inline constexpr u64 kResultHeader = (kBins + 7) / 8 * 8;
+// The header word after the histogram: a resident batch's lowest index whose
+// value could not be converted (~0 when none; Backend::launch_resident), 0
+// for a staged batch.
+inline constexpr u64 kFirstBadWord = kBins;
+static_assert(kFirstBadWord < kResultHeader, "the first-bad word lies in the header's padding");
 
 // Lanes whose term positions the Pragmatic position-cost body keeps in a
 // local array; a block of more lanes keeps them in a device buffer
@@ -941,6 +948,71 @@ LACONIC_HOST_DEVICE inline void fc_pragmatic_body(u64 index, const LayerParams& 
 }
 
 // ---------------------------------------------------------------------------
+// Resident activations: a batch whose values are already where the backend
+// computes (a MemorySource on the device, e.g. a CUDA tensor handed over by
+// DLPack) becomes the batch's magnitudes there, without the host's staging
+// copy. §2's conversion of each value runs on the device.
+
+LACONIC_HOST_DEVICE inline void lower_to(u64* target, u64 value) {
+#if defined(__CUDA_ARCH__)
+  atomicMin(reinterpret_cast<unsigned long long*>(target), static_cast<unsigned long long>(value));
+#else
+  u64 seen = __atomic_load_n(target, __ATOMIC_RELAXED);
+  while (value < seen && !__atomic_compare_exchange_n(target, &seen, value, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+  }
+#endif
+}
+
+// One index per value of the batch: the magnitude of value i of `values`
+// (convert_value, then |v|, which must be below `limit` = 2^p). A value that
+// cannot be converted gets magnitude 0 and lowers `first_bad` (set to ~0
+// before the batch) to its index, so the batch's lowest bad index is found
+// whatever the thread order; the host then names it.
+template <class T, class Magnitude>
+LACONIC_HOST_DEVICE inline void resident_magnitude_body(u64 i, const T* values, const ValueConversion& conversion,
+                                                        u64 limit, Magnitude* magnitudes, u64* first_bad) {
+  std::int64_t v = 0;
+  u64 m = 0;
+  if (convert_value(values[i], conversion, &v) == ConvertStatus::ok) m = magnitude(v);
+  else m = limit;
+  if (m >= limit) {
+    lower_to(first_bad, i);
+    m = 0;
+  }
+  magnitudes[i] = static_cast<Magnitude>(m);
+}
+
+// Calls f(T{}, Magnitude{}): T the C++ type of `type`, Magnitude the
+// unsigned type of `magnitude_bytes` (1, 2 or 4) bytes; the instantiation of
+// resident_magnitude_body a backend runs for a resident batch.
+template <class F>
+void with_resident_types(ValueType type, int magnitude_bytes, F&& f) {
+  auto by_magnitude = [&](auto value_tag) {
+    switch (magnitude_bytes) {
+      case 1: return f(value_tag, std::uint8_t{});
+      case 2: return f(value_tag, std::uint16_t{});
+      default: return f(value_tag, std::uint32_t{});
+    }
+  };
+  switch (type) {
+    case ValueType::i8: return by_magnitude(std::int8_t{});
+    case ValueType::u8: return by_magnitude(std::uint8_t{});
+    case ValueType::i16: return by_magnitude(std::int16_t{});
+    case ValueType::u16: return by_magnitude(std::uint16_t{});
+    case ValueType::i32: return by_magnitude(std::int32_t{});
+    case ValueType::u32: return by_magnitude(std::uint32_t{});
+    case ValueType::i64: return by_magnitude(std::int64_t{});
+    case ValueType::f32: return by_magnitude(float{});
+    case ValueType::f64: return by_magnitude(double{});
+  }
+}
+
+// The error for value `index` of `source` (a batch's first bad value, its
+// raw bytes copied from the device to `raw`): the conversion's own message,
+// or the declared width's when the value converts but does not fit it.
+std::string resident_error(const MemorySource& source, u64 index, const void* raw);
+
+// ---------------------------------------------------------------------------
 // Host side: what moves to the device, how a layer is cut into batches, where
 // its buffers live, and the driver that streams batches through a backend.
 
@@ -1059,8 +1131,21 @@ class Backend {
   // throws, nothing of the batch runs any more and the slot is free.
   virtual void launch(int slot, u64 samples) = 0;
   // Waits for the slot's batch; writes its accumulators (samples ×
-  // kAccumulators) and adds its activation terms to `histogram`.
+  // kAccumulators) and adds its activation terms to `histogram`. Throws
+  // laconic::Error (resident_error) when a resident batch held a value that
+  // could not be converted.
   virtual void finish(int slot, std::vector<u64>& accumulators, TermStats& histogram) = 0;
+  // Starts a batch of `samples` samples whose values are values [first,
+  // first + samples · C·H·W) of `source` (on_device()), converted to
+  // magnitudes where they are (resident_magnitude_body, into the slot's
+  // magnitudes buffer), in place of staging + launch; the batch's lowest
+  // unconvertible index goes to its results header (kFirstBadWord). The
+  // values must stay unchanged until finish(); the cuda backend first waits
+  // for work queued on CUDA's legacy default stream (DLPack's stream 1),
+  // where the values' producer made them ready. When it throws, nothing of
+  // the batch runs any more and the slot is free. The default throws: a
+  // backend without a device reads no device memory.
+  virtual void launch_resident(int slot, const MemorySource& source, u64 first, u64 samples);
   // Device bytes the backend holds now, and the most it has held at once.
   virtual u64 bytes_held() const = 0;
   virtual u64 peak_bytes_held() const = 0;
@@ -1068,17 +1153,24 @@ class Backend {
 
 // The emulation: every body run in OpenMP loops on the CPU, the warp sums
 // through EmulatedWarp, the buffers in one host arena laid out as on the
-// device.
+// device. Its "device" memory is host memory: it reads a resident
+// MemorySource where it is, as the cuda backend does on the GPU.
 std::unique_ptr<Backend> make_emulated_backend(int slots);
 
 // An Engine over a backend: validates, plans, streams batches (reading and
 // narrowing the trace on the host while the backend runs the previous
-// batch) and merges per-batch results in sample order.
+// batch, or, for activations that are a MemorySource on the device, letting
+// the backend convert them where they are) and merges per-batch results in
+// sample order.
 class GridEngine final : public Engine {
  public:
   GridEngine(std::unique_ptr<Backend> backend, GridOptions options, std::string name);
   std::string_view name() const override { return name_; }
   LayerResult profile(const LayerInput& layer, SampleRange range, const ProfileConfig& config) const override;
+  // Prepared weights: their magnitudes, read and narrowed on the host once.
+  std::shared_ptr<const PreparedWeights> prepare(const LayerInput& layer, const ProfileConfig& config) const override;
+  LayerResult profile_prepared(const LayerInput& layer, SampleRange range, const ProfileConfig& config,
+                               const PreparedWeights* prepared) const override;
 
  private:
   std::unique_ptr<Backend> backend_;
