@@ -634,6 +634,19 @@ NpyArray& NpyArray::operator=(NpyArray&& other) noexcept {
 
 NpyArray::~NpyArray() { unmap(map_, map_size_); }
 
+void NpyArray::release(std::uint64_t first, std::uint64_t count) const {
+  if (map_ == nullptr || count == 0 || first >= size()) return;
+  count = std::min(count, size() - first);
+  const auto page = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  const std::uint64_t item = item_size(dtype());
+  const std::uint64_t begin = header_.data_offset + first * item;
+  const std::uint64_t end = std::min<std::uint64_t>(header_.data_offset + (first + count) * item, map_size_);
+  const std::uint64_t page_begin = begin / page * page;
+  const std::uint64_t page_end = std::min<std::uint64_t>((end + page - 1) / page * page, map_size_);
+  if (page_end > page_begin)
+    ::madvise(static_cast<char*>(map_) + page_begin, static_cast<std::size_t>(page_end - page_begin), MADV_DONTNEED);
+}
+
 // ---------------------------------------------------------------------------
 
 void write_npy(const std::string& path, DType dtype, const std::vector<std::uint64_t>& shape,

@@ -60,6 +60,9 @@ struct EngineOptions {
   // the memory free when the engine starts. A layer whose weights and one
   // sample per stream do not fit is an error that says so.
   std::uint64_t device_memory = 0;
+  // cuda: the ordinal of the device to run on (under MPI, the rank's
+  // node-local rank modulo the node's devices).
+  int device = 0;
 };
 
 std::string_view to_string(EngineKind kind);

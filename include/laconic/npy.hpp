@@ -60,6 +60,10 @@ class NpyArray {
   std::uint64_t size() const { return header_.elements(); }
   // The little-endian, C-order values: size() items of item_size(dtype()) bytes.
   const std::byte* data() const { return data_; }
+  // Gives back the mapping's pages that hold elements [first, first + count)
+  // (madvise MADV_DONTNEED, rounded out to whole pages: the mapping is
+  // read-only, so a page given back is read from the file again if needed).
+  void release(std::uint64_t first, std::uint64_t count) const;
 
  private:
   std::string path_;
