@@ -2,7 +2,9 @@
 # Installs the Debian packages laconic needs (if missing), configures a
 # Release build in build/ and builds it. The CUDA code is compiled when nvcc
 # is at /usr/local/cuda/bin/nvcc (or CUDACXX names one); without it the CPU
-# engines build alone.
+# engines build alone. OpenMPI (libopenmpi-dev, openmpi-bin) gives MPI runs
+# (mpirun -np N laconic profile ...) and their tests; the build works
+# without it too.
 #
 #   scripts/setup.sh            # build/ in the repository
 #   BUILD_DIR=/tmp/b scripts/setup.sh
@@ -10,7 +12,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
 
-packages=(cmake g++ make libcxxopts-dev nlohmann-json3-dev libgtest-dev)
+packages=(cmake g++ make libcxxopts-dev nlohmann-json3-dev libgtest-dev zlib1g-dev libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -61,23 +61,29 @@ TEST(RunPlan, UnitsCoverEverySampleOnceInManifestOrder) {
   EXPECT_EQ(plan.units.size(), 2u + 1u + 2u);
 }
 
-TEST(RunPlan, DefaultUnitIsAboutTwoToThe35MacsAndDoesNotDependOnRanksOrEngine) {
+TEST(RunPlan, DefaultUnitCostsAbout2To36MacEquivalentsAndDoesNotDependOnRanksOrEngine) {
   const Network net = memory_network({5, 5});
   const UnitPlan plan = make_plan(net, PlanOptions{});
-  for (const PlanLayer& l : plan.layers) EXPECT_EQ(l.unit_samples, std::max<std::uint64_t>(1, kDefaultUnitMacs / l.macs_per_sample));
-  // Whole layers here: the layers are far below 2^35 MACs per sample.
+  for (std::size_t i = 0; i < plan.layers.size(); ++i) {
+    const PlanLayer& l = plan.layers[i];
+    EXPECT_EQ(l.values_per_sample, static_cast<std::uint64_t>(net.layers[i].shape.activations_per_sample()));
+    EXPECT_EQ(sample_cost(l), l.macs_per_sample + kActivationValueCost * l.values_per_sample);
+    EXPECT_EQ(l.unit_samples, std::max<std::uint64_t>(1, kDefaultUnitCost / sample_cost(l)));
+  }
+  for (const Unit& u : plan.units) EXPECT_EQ(u.cost, u.samples() * sample_cost(plan.layers[u.layer]));
+  // Whole layers here: the layers are far below 2^36 MAC-equivalents per sample.
   EXPECT_EQ(plan.units.size(), 2u);
   // From the layers alone (merge): the same plan.
   const UnitPlan again = make_plan(plan.layers, PlanOptions{});
   ASSERT_EQ(again.units.size(), plan.units.size());
   for (std::size_t u = 0; u < plan.units.size(); ++u) EXPECT_EQ(again.describe(again.units[u]), plan.describe(plan.units[u]));
-  // A layer of 2^35 MACs per sample or more: one sample per unit.
-  std::vector<PlanLayer> big = {PlanLayer{"big", LayerType::conv, 3, kDefaultUnitMacs + 1, 0}};
+  // A layer of 2^36 MAC-equivalents per sample or more: one sample per unit.
+  std::vector<PlanLayer> big = {PlanLayer{"big", LayerType::conv, 3, kDefaultUnitCost + 1, 0, 0}};
   EXPECT_EQ(make_plan(big, PlanOptions{}).units.size(), 3u);
 }
 
 TEST(RunPlan, LayerWithoutSamplesIsOneEmptyUnit) {
-  std::vector<PlanLayer> layers = {PlanLayer{"a", LayerType::conv, 0, 10, 0}, PlanLayer{"b", LayerType::fc, 2, 5, 0}};
+  std::vector<PlanLayer> layers = {PlanLayer{"a", LayerType::conv, 0, 10, 4, 0}, PlanLayer{"b", LayerType::fc, 2, 5, 5, 0}};
   PlanOptions o;
   o.unit_samples = 1;
   const UnitPlan plan = make_plan(layers, o);
@@ -87,35 +93,37 @@ TEST(RunPlan, LayerWithoutSamplesIsOneEmptyUnit) {
 }
 
 TEST(RunPlan, RefusesRunsOf2To54MacsOrMore) {
-  std::vector<PlanLayer> layers = {PlanLayer{"huge", LayerType::conv, 1u << 20, std::uint64_t{1} << 34, 0}};
+  std::vector<PlanLayer> layers = {PlanLayer{"huge", LayerType::conv, 1u << 20, std::uint64_t{1} << 34, 1, 0}};
   EXPECT_TRUE(throws_error([&] { make_plan(layers, PlanOptions{}); }, {"2^54", "huge"}));
 }
 
-TEST(RunPlan, SplitGivesContiguousBlocksCoveringEveryUnitOnceBalancedByMacs) {
+TEST(RunPlan, SplitGivesContiguousBlocksCoveringEveryUnitOnceBalancedByCost) {
   std::mt19937 rng(12);
   for (int trial = 0; trial < 200; ++trial) {
     std::vector<PlanLayer> layers;
     const int n = 1 + static_cast<int>(rng() % 8);
     for (int l = 0; l < n; ++l)
-      layers.push_back(PlanLayer{"l" + std::to_string(l), LayerType::conv, rng() % 20, 1 + rng() % 1000, 0});
+      layers.push_back(PlanLayer{"l" + std::to_string(l), LayerType::conv, rng() % 20, 1 + rng() % 1000, rng() % 100, 0});
     PlanOptions o;
     o.unit_samples = 1 + rng() % 5;
     const UnitPlan plan = make_plan(layers, o);
     const std::size_t parts = 1 + rng() % 12;
     std::size_t next = 0;
-    std::uint64_t largest_unit = 0, largest_block = 0;
-    for (const Unit& u : plan.units) largest_unit = std::max(largest_unit, u.macs + 1);
+    std::uint64_t largest_unit = 0, largest_block = 0, total = 0;
+    for (const Unit& u : plan.units) {
+      largest_unit = std::max(largest_unit, u.cost + 1);
+      total += u.cost + 1;
+    }
     for (std::size_t p = 0; p < parts; ++p) {
       const Block b = split(plan, whole(plan), p, parts);
       EXPECT_EQ(b.first, next) << "trial " << trial << " part " << p << " of " << parts;
       next = b.last;
       std::uint64_t macs = 0;
-      for (std::size_t u = b.first; u < b.last; ++u) macs += plan.units[u].macs + 1;
+      for (std::size_t u = b.first; u < b.last; ++u) macs += plan.units[u].cost + 1;
       largest_block = std::max(largest_block, macs);
     }
     EXPECT_EQ(next, plan.units.size()) << "trial " << trial;
     // Nearest boundaries: no block exceeds its share by more than a unit.
-    const std::uint64_t total = plan.macs + plan.units.size();
     EXPECT_LE(largest_block, total / parts + largest_unit + 1) << "trial " << trial;
     // Splitting a block again covers the block.
     const Block outer = split(plan, whole(plan), parts / 2, parts);
@@ -128,7 +136,7 @@ TEST(RunPlan, SplitGivesContiguousBlocksCoveringEveryUnitOnceBalancedByMacs) {
     EXPECT_EQ(inner_next, outer.last);
   }
   // More parts than units: empty parts, still a partition.
-  const UnitPlan small = make_plan(std::vector<PlanLayer>{PlanLayer{"a", LayerType::fc, 2, 5, 0}}, PlanOptions{1, 1});
+  const UnitPlan small = make_plan(std::vector<PlanLayer>{PlanLayer{"a", LayerType::fc, 2, 5, 5, 0}}, PlanOptions{1, 1});
   std::size_t filled = 0;
   for (std::size_t p = 0; p < 7; ++p) filled += split(small, whole(small), p, 7).size();
   EXPECT_EQ(filled, 2u);

@@ -7,9 +7,13 @@
 namespace laconic::run {
 
 namespace {
-// Products of MACs (below 2^55) and part counts (below 2^31) exceed 64 bits.
+// Sums of costs (below 2^63 each) and their products with part counts exceed 64 bits.
 __extension__ using Wide = unsigned __int128;
 }  // namespace
+
+std::uint64_t sample_cost(const PlanLayer& layer) {
+  return layer.macs_per_sample + kActivationValueCost * layer.values_per_sample;
+}
 
 std::string UnitPlan::describe(const Unit& unit) const {
   return "unit " + std::to_string(unit.index) + " (layer '" + layers[unit.layer].name + "', samples " +
@@ -26,6 +30,7 @@ UnitPlan make_plan(const Network& network, const PlanOptions& options) {
     p.samples = layer.samples();
     if (options.sample_limit != 0 && options.sample_limit < p.samples) p.samples = options.sample_limit;
     p.macs_per_sample = static_cast<std::uint64_t>(layer.shape.macs_per_sample());
+    p.values_per_sample = static_cast<std::uint64_t>(layer.shape.activations_per_sample());
     layers.push_back(std::move(p));
   }
   try {
@@ -46,9 +51,18 @@ UnitPlan make_plan(std::vector<PlanLayer> layers, const PlanOptions& options) {
     if (__builtin_mul_overflow(layer.macs_per_sample, layer.samples, &macs) ||
         __builtin_add_overflow(plan.macs, macs, &plan.macs) || plan.macs >= (std::uint64_t{1} << 54))
       throw Error("the run has 2^54 MACs or more (at layer '" + layer.name + "'); its counts would not fit in 64 bits");
+    // Below 2^54 MACs and 2^40 values (a shape validates below 2^63 per
+    // sample, but 2^54 MACs bound the run), costs fit in 64 bits.
+    if (layer.values_per_sample >= (std::uint64_t{1} << 40))
+      throw Error("layer '" + layer.name + "' has 2^40 activation values per sample or more");
+    const std::uint64_t cost = sample_cost(layer);
+    std::uint64_t layer_cost = 0;
+    if (__builtin_mul_overflow(cost, layer.samples, &layer_cost) || layer_cost >= (std::uint64_t{1} << 62))
+      throw Error("layer '" + layer.name + "' has too many activation values to plan (" +
+                  std::to_string(layer.samples) + " samples of " + std::to_string(layer.values_per_sample) + ")");
     layer.unit_samples = options.unit_samples != 0 ? options.unit_samples
-                         : layer.macs_per_sample == 0 ? 1
-                                                      : std::max<std::uint64_t>(1, kDefaultUnitMacs / layer.macs_per_sample);
+                         : cost == 0                ? 1
+                                                    : std::max<std::uint64_t>(1, kDefaultUnitCost / cost);
     plan.images = std::max(plan.images, layer.samples);
   }
   for (std::size_t l = 0; l < plan.layers.size(); ++l) {
@@ -64,6 +78,7 @@ UnitPlan make_plan(std::vector<PlanLayer> layers, const PlanOptions& options) {
       u.begin = begin;
       u.end = std::min(layer.samples, begin + std::min(layer.unit_samples, layer.samples - begin));
       u.macs = layer.macs_per_sample * u.samples();
+      u.cost = sample_cost(layer) * u.samples();
       plan.units.push_back(u);
       begin = u.end;
     } while (begin < layer.samples);
@@ -76,9 +91,9 @@ Block split(const UnitPlan& plan, Block within, std::size_t part, std::size_t pa
   if (parts == 0 || part >= parts || within.last > plan.units.size() || within.first > within.last)
     throw Error("internal: part " + std::to_string(part) + " of " + std::to_string(parts) + " of units " +
                 std::to_string(within.first) + ".." + std::to_string(within.last));
-  // Weights are MACs + 1, so that units without MACs still spread.
-  std::vector<std::uint64_t> prefix(within.size() + 1, 0);
-  for (std::size_t i = 0; i < within.size(); ++i) prefix[i + 1] = prefix[i] + plan.units[within.first + i].macs + 1;
+  // Weights are costs + 1, so that units without samples still spread.
+  std::vector<Wide> prefix(within.size() + 1, 0);
+  for (std::size_t i = 0; i < within.size(); ++i) prefix[i + 1] = prefix[i] + plan.units[within.first + i].cost + 1;
   const Wide total = prefix.back();
   // The boundary before part p: the unit boundary whose prefix is nearest to
   // p/parts of the total (the earlier one on a tie). Nondecreasing in p.

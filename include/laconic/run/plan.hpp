@@ -23,6 +23,7 @@ struct Unit {
   std::size_t layer = 0;
   std::uint64_t begin = 0, end = 0;
   std::uint64_t macs = 0;  // MACs of the unit: MACs per sample × samples
+  std::uint64_t cost = 0;  // its estimated cost (unit_cost), what blocks balance
   std::uint64_t samples() const { return end - begin; }
 };
 
@@ -32,22 +33,34 @@ struct PlanLayer {
   LayerType type = LayerType::conv;
   std::uint64_t samples = 0;           // samples profiled (after --samples)
   std::uint64_t macs_per_sample = 0;
+  std::uint64_t values_per_sample = 0;  // activation values per sample (C·H·W)
   std::uint64_t unit_samples = 0;      // samples per unit (the last unit of a layer may hold fewer)
 };
 
 struct PlanOptions {
   std::uint64_t sample_limit = 0;  // --samples: the first N samples of each layer; 0 = all
-  std::uint64_t unit_samples = 0;  // --unit-samples: samples per unit; 0 = by kDefaultUnitMacs
+  std::uint64_t unit_samples = 0;  // --unit-samples: samples per unit; 0 = by kDefaultUnitCost
 };
 
-// The default unit: as many samples as fit in 2^35 MACs (at least one).
-// The cpu engine profiles about 65·10^9 MACs per second on two cores
-// (docs/performance.md), so a default unit is about half a second of work
-// there and 0.2 s on 16 cores: long enough that a unit's fixed costs (the
-// weights' terms, about 3 ms per layer) stay near 1 %, short enough that a
-// checkpoint loses little. One ResNet-50 image is 4.1·10^9 MACs in 54
-// layers, so its layers get units of 75 to 2,000 samples.
-inline constexpr std::uint64_t kDefaultUnitMacs = std::uint64_t{1} << 35;
+// What a sample of a layer costs, in MAC-equivalents: its MACs plus
+// kActivationValueCost per activation value. The engines' time goes mostly
+// to the activations (reading and narrowing them, their terms, the padded
+// planes of §4), not to the MACs, whose work the factorizations of §4 and §5
+// share out: fitted to the cpu engine's time per layer on ResNet-50 (one
+// thread, 16 images), a value costs about as much as 1,500 MACs, and the two
+// terms predict each layer's time within about 20 % (docs/performance.md).
+// MACs alone put four times the cost of the last half of ResNet-50's MACs
+// in its first half.
+inline constexpr std::uint64_t kActivationValueCost = 1500;
+std::uint64_t sample_cost(const PlanLayer& layer);
+
+// The default unit: as many samples as cost 2^36 MAC-equivalents (at least
+// one): about half a second of the cpu engine on one core, 0.3 s on two,
+// 0.1 s on 16 — long enough that a unit's fixed costs (the weights' terms,
+// a few ms per layer, and a checkpoint record's fdatasync) stay near 1 %,
+// short enough that an interruption loses little. A ResNet-50 image is
+// 2·10^10 MAC-equivalents; its conv layers get units of 52 to 772 samples.
+inline constexpr std::uint64_t kDefaultUnitCost = std::uint64_t{1} << 36;
 
 struct UnitPlan {
   PlanOptions options;
@@ -78,8 +91,8 @@ struct Block {
 };
 
 // Part `part` (0-based) of `parts` contiguous parts of the units of `within`,
-// balanced by MACs: part p starts at the first unit whose MACs before it
-// reach p/parts of the block's MACs. Every unit is in exactly one part; with
+// balanced by cost: part p starts at the unit boundary whose cost before it
+// is nearest to p/parts of the block's cost. Every unit is in exactly one part; with
 // more parts than units some parts are empty. Shards split the whole plan,
 // MPI ranks split a shard's block (or the whole plan).
 Block split(const UnitPlan& plan, Block within, std::size_t part, std::size_t parts);
