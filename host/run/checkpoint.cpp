@@ -7,6 +7,9 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -99,6 +102,43 @@ std::string frame_record(const std::string& payload) {
   return out;
 }
 
+// Syncs the log in the background: each append asks for a sync of
+// everything written so far; one fdatasync covers every record written
+// before it starts.
+struct CheckpointWriter::Syncer {
+  std::mutex mutex;
+  std::condition_variable changed;
+  std::uint64_t written = 0, synced = 0;  // records
+  int error = 0;                          // errno of a failed sync
+  bool stop = false;
+  std::thread thread;
+
+  explicit Syncer(int fd) {
+    thread = std::thread([this, fd] {
+      std::unique_lock<std::mutex> lock(mutex);
+      for (;;) {
+        changed.wait(lock, [&] { return stop || written > synced; });
+        if (written == synced) return;  // stopping, nothing left to sync
+        const std::uint64_t target = written;
+        lock.unlock();
+        const int err = ::fdatasync(fd) == 0 ? 0 : errno;
+        lock.lock();
+        if (err != 0 && error == 0) error = err;
+        synced = target;
+        changed.notify_all();
+      }
+    });
+  }
+  ~Syncer() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stop = true;
+    }
+    changed.notify_all();
+    thread.join();
+  }
+};
+
 CheckpointWriter::CheckpointWriter(const std::string& dir, const std::string& tag, const std::string& identity) {
   std::error_code ec;
   fs::create_directories(dir, ec);
@@ -150,18 +190,31 @@ CheckpointWriter::CheckpointWriter(const std::string& dir, const std::string& ta
     ::close(lock_fd_);
     throw;
   }
+  syncer_ = std::make_unique<Syncer>(log_fd_);
 }
 
 CheckpointWriter::~CheckpointWriter() {
+  syncer_.reset();  // its last sync done
   if (log_fd_ >= 0) ::close(log_fd_);
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the lock
 }
 
 void CheckpointWriter::append(const std::vector<std::uint64_t>& words) {
   const std::string record = frame_record(words_to_bytes(words));
-  int err = write_all(log_fd_, record.data(), record.size());
-  if (err == 0 && ::fdatasync(log_fd_) != 0) err = errno;
+  const int err = write_all(log_fd_, record.data(), record.size());
   if (err != 0) throw Error("checkpoint " + path_ + ": cannot record a finished unit: " + errno_text(err));
+  std::lock_guard<std::mutex> lock(syncer_->mutex);
+  if (syncer_->error != 0)
+    throw Error("checkpoint " + path_ + ": cannot sync the log: " + errno_text(syncer_->error));
+  ++syncer_->written;
+  syncer_->changed.notify_all();
+}
+
+void CheckpointWriter::finish() {
+  std::unique_lock<std::mutex> lock(syncer_->mutex);
+  syncer_->changed.wait(lock, [&] { return syncer_->synced == syncer_->written; });
+  if (syncer_->error != 0)
+    throw Error("checkpoint " + path_ + ": cannot sync the log: " + errno_text(syncer_->error));
 }
 
 bool checkpoint_has_logs(const std::string& dir, const std::string& tag) {

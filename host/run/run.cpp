@@ -246,6 +246,7 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
         sum.start({local.units, local.macs, 0, 0});
       }
     }
+    if (writer) writer->finish();  // every record durable, or an error
   };
   if (!many) {
     try {
@@ -292,15 +293,22 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
       }
       comm.send_to_root(words);
     } else {
-      for (int source = 1; source < ranks; ++source) {
-        const std::vector<std::uint64_t> words = comm.receive_from(source);
-        for (std::size_t at = 0; at < words.size();) {
-          const auto length = static_cast<std::size_t>(words[at]);
-          DecodedUnit d = decode_unit(words.data() + at + 1, std::min(length, words.size() - at - 1), plan,
-                                      "rank " + std::to_string(source) + "'s results");
-          results.emplace(d.unit, std::move(d.result));
-          at += 1 + length;
+      // Results that do not decode are a bug, not bad input; the other ranks
+      // may still be sending, so every rank ends here (LAMMPS' Error::one).
+      try {
+        for (int source = 1; source < ranks; ++source) {
+          const std::vector<std::uint64_t> words = comm.receive_from(source);
+          for (std::size_t at = 0; at < words.size();) {
+            const auto length = static_cast<std::size_t>(words[at]);
+            DecodedUnit d = decode_unit(words.data() + at + 1, std::min(length, words.size() - at - 1), plan,
+                                        "rank " + std::to_string(source) + "'s results");
+            results.emplace(d.unit, std::move(d.result));
+            at += 1 + length;
+          }
         }
+      } catch (...) {
+        say("rank 0: " + describe(std::current_exception()).text);
+        comm.abort(kExitError);
       }
     }
   }

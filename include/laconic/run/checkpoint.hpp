@@ -13,8 +13,12 @@
 //
 // and a record is a 4-byte little-endian payload length, the payload's
 // 4-byte little-endian CRC-32 (zlib), then the payload. Each record is
-// written with one write() and made durable (fdatasync) before the run goes
-// on; a new log is fsynced with its directory before its first unit. As in
+// written with one write() before the run goes on, so that a killed process
+// (kill -9) loses no finished unit, and made durable (fdatasync) by a thread
+// of the writer while the next unit runs, so that a crash of the machine
+// loses at most the units in flight and the sync's latency (milliseconds,
+// more on a cluster file system) is hidden behind the next unit; a new log
+// is fsynced with its directory before its first unit. As in
 // LevelDB's log, a record cut short at the end of a log (the process died
 // while writing it) is dropped and its unit runs again; any other damage is
 // an error naming the log and the offset. A writer holds an fcntl lock on
@@ -24,6 +28,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,16 +50,22 @@ class CheckpointWriter {
   CheckpointWriter(const CheckpointWriter&) = delete;
   CheckpointWriter& operator=(const CheckpointWriter&) = delete;
 
-  // One unit's words (encode_unit), written and synced. Throws laconic::Error
-  // naming the log when the write or the sync fails.
+  // One unit's words (encode_unit), written; synced in the background.
+  // Throws laconic::Error naming the log when the write, or the sync of an
+  // earlier record, failed.
   void append(const std::vector<std::uint64_t>& words);
+  // Waits until every record is synced; throws laconic::Error naming the log
+  // when a sync failed. The destructor waits too, but cannot report.
+  void finish();
 
   const std::string& path() const { return path_; }
 
  private:
+  struct Syncer;
   std::string path_;
   int log_fd_ = -1;
   int lock_fd_ = -1;
+  std::unique_ptr<Syncer> syncer_;
 };
 
 // What a checkpoint directory holds for a plan.
