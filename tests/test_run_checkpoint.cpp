@@ -13,6 +13,7 @@
 #include <fstream>
 
 #include "laconic/engine.hpp"
+#include "laconic/report.hpp"
 #include "laconic/run/checkpoint.hpp"
 #include "laconic/run/identity.hpp"
 #include "run_util.hpp"
@@ -183,6 +184,15 @@ TEST(RunCheckpoint, ALogOfAnotherRunIsRefusedWithEveryDifferenceNamed) {
   const UnitPlan other_plan = make_plan(f.net, o);
   EXPECT_TRUE(throws_error([&] { read_checkpoint(ck, run_identity(f.net, ProfileConfig{}, other_plan), other_plan, whole(other_plan)); },
                            {"plan.unit_samples: 2 in the checkpoint, 3 in this run"}));
+  // A checkpoint of another laconic version.
+  TempDir old_dir;
+  std::string old_identity = f.identity;
+  const std::string version = "\"version\":\"" + version_string() + "\"";
+  ASSERT_NE(old_identity.find(version), std::string::npos);
+  old_identity.replace(old_identity.find(version), version.size(), "\"version\":\"0.1.9\"");
+  { CheckpointWriter writer(old_dir.file("ck"), "run", old_identity); }
+  EXPECT_TRUE(throws_error([&] { read_checkpoint(old_dir.file("ck"), f.identity, f.plan, whole(f.plan)); },
+                           {"version: 0.1.9 in the checkpoint, " + version_string() + " in this run"}));
   const Network fewer = memory_network({4, 2});
   const UnitPlan fewer_plan = make_plan(fewer, PlanOptions{0, 2});
   EXPECT_TRUE(throws_error([&] { read_checkpoint(ck, run_identity(fewer, ProfileConfig{}, fewer_plan), fewer_plan, whole(fewer_plan)); },

@@ -1,8 +1,10 @@
 #include "laconic/run/mpi.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "laconic/error.hpp"
 
@@ -89,7 +91,16 @@ std::vector<int> Comm::all_gather(int value) {
 }
 
 int Comm::broadcast(int value) {
-  if (active_) MPI_Bcast(&value, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (!active_) return value;
+  // Polled rather than waited for: the other ranks wait here while rank 0
+  // writes the reports (or runs --verify) and must not spin their cores.
+  MPI_Request request;
+  MPI_Ibcast(&value, 1, MPI_INT, 0, MPI_COMM_WORLD, &request);
+  for (int done = 0;;) {
+    MPI_Test(&request, &done, MPI_STATUS_IGNORE);
+    if (done) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   return value;
 }
 
@@ -153,7 +164,9 @@ bool Comm::RunningSum::test() {
 }
 
 void Comm::RunningSum::wait() {
-  if (state_->active) MPI_Wait(&state_->request, MPI_STATUS_IGNORE);
+  // Not MPI_Wait, which spins a core in Open MPI: a rank waiting for the
+  // others must not take the core of another rank's thread.
+  while (state_->active && !test()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 #else  // no MPI in this build: a world of one

@@ -70,7 +70,7 @@ class Comm {
     RunningSum& operator=(const RunningSum&) = delete;
     void start(const Sum& local);
     bool test();  // true once the sum started last completed; result() then holds it
-    void wait();
+    void wait();  // until it completes, polling every millisecond (no core spun)
     const Sum& result() const { return result_; }
 
    private:
