@@ -61,29 +61,32 @@ TEST(RunPlan, UnitsCoverEverySampleOnceInManifestOrder) {
   EXPECT_EQ(plan.units.size(), 2u + 1u + 2u);
 }
 
-TEST(RunPlan, DefaultUnitCostsAbout2To36MacEquivalentsAndDoesNotDependOnRanksOrEngine) {
+TEST(RunPlan, DefaultUnitCostsAbout2To29WindowReadsAndDoesNotDependOnRanksOrEngine) {
   const Network net = memory_network({5, 5});
   const UnitPlan plan = make_plan(net, PlanOptions{});
   for (std::size_t i = 0; i < plan.layers.size(); ++i) {
     const PlanLayer& l = plan.layers[i];
     EXPECT_EQ(l.values_per_sample, static_cast<std::uint64_t>(net.layers[i].shape.activations_per_sample()));
-    EXPECT_EQ(sample_cost(l), l.macs_per_sample + kActivationValueCost * l.values_per_sample);
+    const LayerShape& sh = net.layers[i].shape;
+    EXPECT_EQ(l.window_reads_per_sample, static_cast<std::uint64_t>(sh.out_height() * sh.out_width() * sh.channels *
+                                                                    sh.kernel_height * sh.kernel_width));
+    EXPECT_EQ(sample_cost(l), kActivationValueCost * l.values_per_sample + l.window_reads_per_sample);
     EXPECT_EQ(l.unit_samples, std::max<std::uint64_t>(1, kDefaultUnitCost / sample_cost(l)));
   }
   for (const Unit& u : plan.units) EXPECT_EQ(u.cost, u.samples() * sample_cost(plan.layers[u.layer]));
-  // Whole layers here: the layers are far below 2^36 MAC-equivalents per sample.
+  // Whole layers here: the layers are far below 2^29 window reads per sample.
   EXPECT_EQ(plan.units.size(), 2u);
   // From the layers alone (merge): the same plan.
   const UnitPlan again = make_plan(plan.layers, PlanOptions{});
   ASSERT_EQ(again.units.size(), plan.units.size());
   for (std::size_t u = 0; u < plan.units.size(); ++u) EXPECT_EQ(again.describe(again.units[u]), plan.describe(plan.units[u]));
-  // A layer of 2^36 MAC-equivalents per sample or more: one sample per unit.
-  std::vector<PlanLayer> big = {PlanLayer{"big", LayerType::conv, 3, kDefaultUnitCost + 1, 0, 0}};
+  // A layer of 2^29 window reads per sample or more: one sample per unit.
+  std::vector<PlanLayer> big = {PlanLayer{"big", LayerType::conv, 3, 1, 0, kDefaultUnitCost + 1, 0}};
   EXPECT_EQ(make_plan(big, PlanOptions{}).units.size(), 3u);
 }
 
 TEST(RunPlan, LayerWithoutSamplesIsOneEmptyUnit) {
-  std::vector<PlanLayer> layers = {PlanLayer{"a", LayerType::conv, 0, 10, 4, 0}, PlanLayer{"b", LayerType::fc, 2, 5, 5, 0}};
+  std::vector<PlanLayer> layers = {PlanLayer{"a", LayerType::conv, 0, 10, 4, 5, 0}, PlanLayer{"b", LayerType::fc, 2, 5, 5, 5, 0}};
   PlanOptions o;
   o.unit_samples = 1;
   const UnitPlan plan = make_plan(layers, o);
@@ -93,7 +96,7 @@ TEST(RunPlan, LayerWithoutSamplesIsOneEmptyUnit) {
 }
 
 TEST(RunPlan, RefusesRunsOf2To54MacsOrMore) {
-  std::vector<PlanLayer> layers = {PlanLayer{"huge", LayerType::conv, 1u << 20, std::uint64_t{1} << 34, 1, 0}};
+  std::vector<PlanLayer> layers = {PlanLayer{"huge", LayerType::conv, 1u << 20, std::uint64_t{1} << 34, 1, 1, 0}};
   EXPECT_TRUE(throws_error([&] { make_plan(layers, PlanOptions{}); }, {"2^54", "huge"}));
 }
 
@@ -103,7 +106,7 @@ TEST(RunPlan, SplitGivesContiguousBlocksCoveringEveryUnitOnceBalancedByCost) {
     std::vector<PlanLayer> layers;
     const int n = 1 + static_cast<int>(rng() % 8);
     for (int l = 0; l < n; ++l)
-      layers.push_back(PlanLayer{"l" + std::to_string(l), LayerType::conv, rng() % 20, 1 + rng() % 1000, rng() % 100, 0});
+      layers.push_back(PlanLayer{"l" + std::to_string(l), LayerType::conv, rng() % 20, 1 + rng() % 1000, rng() % 100, rng() % 1000, 0});
     PlanOptions o;
     o.unit_samples = 1 + rng() % 5;
     const UnitPlan plan = make_plan(layers, o);
@@ -136,7 +139,7 @@ TEST(RunPlan, SplitGivesContiguousBlocksCoveringEveryUnitOnceBalancedByCost) {
     EXPECT_EQ(inner_next, outer.last);
   }
   // More parts than units: empty parts, still a partition.
-  const UnitPlan small = make_plan(std::vector<PlanLayer>{PlanLayer{"a", LayerType::fc, 2, 5, 5, 0}}, PlanOptions{1, 1});
+  const UnitPlan small = make_plan(std::vector<PlanLayer>{PlanLayer{"a", LayerType::fc, 2, 5, 5, 5, 0}}, PlanOptions{1, 1});
   std::size_t filled = 0;
   for (std::size_t p = 0; p < 7; ++p) filled += split(small, whole(small), p, 7).size();
   EXPECT_EQ(filled, 2u);

@@ -197,6 +197,7 @@ std::string run_identity(const Network& network, const ProfileConfig& config, co
                                   {"samples", p.samples},
                                   {"macs_per_sample", p.macs_per_sample},
                                   {"values_per_sample", p.values_per_sample},
+                                  {"window_reads_per_sample", p.window_reads_per_sample},
                                   {"unit_samples", p.unit_samples},
                                   {"activations", tensor_json(layer.activation_precision, layer.activation_quantization)},
                                   {"weights", tensor_json(layer.weight_precision, layer.weight_quantization)}});

@@ -194,6 +194,7 @@ UnitPlan plan_of(const PartialInput& p, std::vector<LayerInfo>& info) {
     pl.samples = count_of(l, "samples", where, path);
     pl.macs_per_sample = count_of(l, "macs_per_sample", where, path);
     pl.values_per_sample = count_of(l, "values_per_sample", where, path);
+    pl.window_reads_per_sample = count_of(l, "window_reads_per_sample", where, path);
     plan_layers.push_back(pl);
     LayerInfo li;
     li.shape.type = pl.type;

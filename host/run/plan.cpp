@@ -12,7 +12,7 @@ __extension__ using Wide = unsigned __int128;
 }  // namespace
 
 std::uint64_t sample_cost(const PlanLayer& layer) {
-  return layer.macs_per_sample + kActivationValueCost * layer.values_per_sample;
+  return kActivationValueCost * layer.values_per_sample + layer.window_reads_per_sample;
 }
 
 std::string UnitPlan::describe(const Unit& unit) const {
@@ -31,6 +31,8 @@ UnitPlan make_plan(const Network& network, const PlanOptions& options) {
     if (options.sample_limit != 0 && options.sample_limit < p.samples) p.samples = options.sample_limit;
     p.macs_per_sample = static_cast<std::uint64_t>(layer.shape.macs_per_sample());
     p.values_per_sample = static_cast<std::uint64_t>(layer.shape.activations_per_sample());
+    // Ho·Wo·C·R·S = MACs / (K / g), exactly: no overflow.
+    p.window_reads_per_sample = p.macs_per_sample / static_cast<std::uint64_t>(layer.shape.filters_per_group());
     layers.push_back(std::move(p));
   }
   try {
@@ -51,8 +53,8 @@ UnitPlan make_plan(std::vector<PlanLayer> layers, const PlanOptions& options) {
     if (__builtin_mul_overflow(layer.macs_per_sample, layer.samples, &macs) ||
         __builtin_add_overflow(plan.macs, macs, &plan.macs) || plan.macs >= (std::uint64_t{1} << 54))
       throw Error("the run has 2^54 MACs or more (at layer '" + layer.name + "'); its counts would not fit in 64 bits");
-    // Below 2^54 MACs and 2^40 values (a shape validates below 2^63 per
-    // sample, but 2^54 MACs bound the run), costs fit in 64 bits.
+    // Window reads are at most the MACs (below 2^54 for the run); values
+    // below 2^40 per sample keep a sample's cost in 64 bits.
     if (layer.values_per_sample >= (std::uint64_t{1} << 40))
       throw Error("layer '" + layer.name + "' has 2^40 activation values per sample or more");
     const std::uint64_t cost = sample_cost(layer);

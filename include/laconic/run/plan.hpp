@@ -34,6 +34,7 @@ struct PlanLayer {
   std::uint64_t samples = 0;           // samples profiled (after --samples)
   std::uint64_t macs_per_sample = 0;
   std::uint64_t values_per_sample = 0;  // activation values per sample (C·H·W)
+  std::uint64_t window_reads_per_sample = 0;  // Ho·Wo·C·R·S: MACs / filters per group
   std::uint64_t unit_samples = 0;      // samples per unit (the last unit of a layer may hold fewer)
 };
 
@@ -42,25 +43,27 @@ struct PlanOptions {
   std::uint64_t unit_samples = 0;  // --unit-samples: samples per unit; 0 = by kDefaultUnitCost
 };
 
-// What a sample of a layer costs, in MAC-equivalents: its MACs plus
-// kActivationValueCost per activation value. The engines' time goes mostly
-// to the activations (reading and narrowing them, their terms, the padded
-// planes of §4), not to the MACs, whose work the factorizations of §4 and §5
-// share out: fitted to the cpu engine's time per layer on ResNet-50 (one
-// thread, 16 images), a value costs about as much as 1,500 MACs, and the two
-// terms predict each layer's time within about 20 % (docs/performance.md).
-// MACs alone put four times the cost of the last half of ResNet-50's MACs
-// in its first half.
-inline constexpr std::uint64_t kActivationValueCost = 1500;
+// What a sample of a layer costs the engines, in window reads: 9 per
+// activation value (C·H·W) plus 1 per window read (Ho·Wo·C·R·S, every
+// activation that every output window reads: the §5 window-set maxima run
+// over them). Their time follows the activations, not the MACs, whose work
+// the factorizations of §4 and §5 share out: fitted to the cpu engine's time
+// per layer on ResNet-50 (one thread, 64 images, docs/performance.md), a
+// value costs 6.9 ns (reading, narrowing, terms, the padded planes) and a
+// window read 0.8 ns, and the two terms predict each layer's time within
+// 17 % (rms) where MACs alone are off by 150 %. Balanced by this cost two
+// ranks share ResNet-50 within 2 %; balanced by MACs the first would get
+// 20 % more work than the second.
+inline constexpr std::uint64_t kActivationValueCost = 9;
 std::uint64_t sample_cost(const PlanLayer& layer);
 
-// The default unit: as many samples as cost 2^36 MAC-equivalents (at least
-// one): about half a second of the cpu engine on one core, 0.3 s on two,
-// 0.1 s on 16 — long enough that a unit's fixed costs (the weights' terms,
-// a few ms per layer, and a checkpoint record's fdatasync) stay near 1 %,
-// short enough that an interruption loses little. A ResNet-50 image is
-// 2·10^10 MAC-equivalents; its conv layers get units of 52 to 772 samples.
-inline constexpr std::uint64_t kDefaultUnitCost = std::uint64_t{1} << 36;
+// The default unit: as many samples as cost 2^29 window reads (at least
+// one): 0.3 to 0.6 s of the cpu engine on one core for ResNet-50's conv
+// layers (0.1 s or less on 16 cores): long enough that a unit's fixed costs
+// (the weights' terms, a checkpoint record) stay near 1 %, short enough that
+// an interruption loses little. ResNet-50's conv layers get units of 148 to
+// 2,139 samples.
+inline constexpr std::uint64_t kDefaultUnitCost = std::uint64_t{1} << 29;
 
 struct UnitPlan {
   PlanOptions options;
