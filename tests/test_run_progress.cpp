@@ -20,16 +20,17 @@ std::size_t count(const std::string& text, const std::string& what) {
 TEST(RunProgress, LineSaysUnitsImagesRatesElapsedAndEta) {
   std::ostringstream out;
   double now = 100;
-  // 10 units, 8 images, 8000 MACs: 1000 MACs per image.
-  Progress p(ProgressMode::plain, out, 10, 8000, 8, [&] { return now; });
-  p.start({0, 0});
-  EXPECT_EQ(p.line({0, 0}, 100), "0/10 units, 0/8 images, ? images/s, ? MAC/s, elapsed 0:00, ETA ?");
+  // 10 units, 8 images, 8000 MACs, a cost of 800 (100 per image).
+  Progress p(ProgressMode::plain, out, {10, 8000, 800}, 8, [&] { return now; });
+  p.start({0, 0, 0});
+  EXPECT_EQ(p.line({0, 0, 0}, 100), "0/10 units, 0/8 images, ? images/s, ? MAC/s, elapsed 0:00, ETA ?");
   now = 110;
-  p.update({5, 4000});  // 400 MACs/s
-  const std::string text = out.str();
-  EXPECT_EQ(text, "laconic: 5/10 units, 4/8 images, 0.40 images/s, 400 MAC/s, elapsed 0:10, ETA 0:10\n");
-  EXPECT_EQ(p.line({10, 8000}, 120).substr(0, 25), "10/10 units, 8/8 images, ");
-  EXPECT_NE(p.line({10, 8000}, 120).find("ETA 0:00"), std::string::npos);
+  // Half the cost done in 10 s (4 images), but most of the MACs: images and
+  // the ETA follow the cost, the MAC rate the MACs.
+  p.update({5, 6000, 400});
+  EXPECT_EQ(out.str(), "laconic: 5/10 units, 4/8 images, 0.40 images/s, 600 MAC/s, elapsed 0:10, ETA 0:10\n");
+  EXPECT_EQ(p.line({10, 8000, 800}, 120).substr(0, 25), "10/10 units, 8/8 images, ");
+  EXPECT_NE(p.line({10, 8000, 800}, 120).find("ETA 0:00"), std::string::npos);
   EXPECT_EQ(clock_text(3725), "1:02:05");
   EXPECT_EQ(si_text(58.1e9), "58.1 G");
   EXPECT_EQ(si_text(999), "999 ");
@@ -38,23 +39,25 @@ TEST(RunProgress, LineSaysUnitsImagesRatesElapsedAndEta) {
 TEST(RunProgress, ResumedUnitsCountAsDoneButNotTowardsTheRate) {
   std::ostringstream out;
   double now = 0;
-  Progress p(ProgressMode::plain, out, 4, 4000, 4, [&] { return now; });
-  p.start({2, 2000});
+  Progress p(ProgressMode::plain, out, {4, 4000, 400}, 4, [&] { return now; });
+  p.start({2, 2000, 200});
   now = 10;
-  p.update({3, 3000});  // 1000 MACs in 10 s since the start
+  p.update({3, 3000, 300});  // 1 image in 10 s since the start
   EXPECT_NE(out.str().find("3/4 units, 3/4 images, 0.10 images/s, 100 MAC/s"), std::string::npos) << out.str();
-  p.finish({4, 4000});
-  EXPECT_NE(out.str().find("done: 4/4 units (2 from the checkpoint)"), std::string::npos) << out.str();
+  p.finish({4, 4000, 400});
+  EXPECT_NE(out.str().find("done: 4/4 units (2 from the checkpoint), 4 images in 0:10, 0.20 images/s"),
+            std::string::npos)
+      << out.str();
 }
 
 TEST(RunProgress, PlainLinesComeEveryFewSeconds) {
   std::ostringstream out;
   double now = 0;
-  Progress p(ProgressMode::plain, out, 100, 100, 1, [&] { return now; });
-  p.start({0, 0});
-  for (int i = 1; i <= 100; ++i) {
-    now = i * 0.5;  // an update every half second, for 50 s
-    p.update({static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(i)});
+  Progress p(ProgressMode::plain, out, {100, 100, 100}, 1, [&] { return now; });
+  p.start({0, 0, 0});
+  for (std::uint64_t i = 1; i <= 100; ++i) {
+    now = static_cast<double>(i) * 0.5;  // an update every half second, for 50 s
+    p.update({i, i, i});
   }
   EXPECT_EQ(count(out.str(), "\n"), 10u) << out.str();
   EXPECT_EQ(count(out.str(), "\r"), 0u);
@@ -63,11 +66,11 @@ TEST(RunProgress, PlainLinesComeEveryFewSeconds) {
 TEST(RunProgress, LiveLineIsRedrawnInPlaceAtMostTenTimesASecond) {
   std::ostringstream out;
   double now = 0;
-  Progress p(ProgressMode::live, out, 1000, 1000, 10, [&] { return now; });
-  p.start({0, 0});
-  for (int i = 1; i <= 1000; ++i) {
-    now = i * 0.001;  // 1000 updates in one second
-    p.update({static_cast<std::uint64_t>(i), static_cast<std::uint64_t>(i)});
+  Progress p(ProgressMode::live, out, {1000, 1000, 1000}, 10, [&] { return now; });
+  p.start({0, 0, 0});
+  for (std::uint64_t i = 1; i <= 1000; ++i) {
+    now = static_cast<double>(i) * 0.001;  // 1000 updates in one second
+    p.update({i, i, i});
   }
   const std::string text = out.str();
   // The first line at the start, then one every tenth of a second.
@@ -79,8 +82,8 @@ TEST(RunProgress, LiveLineIsRedrawnInPlaceAtMostTenTimesASecond) {
   p.note("a note");
   EXPECT_NE(out.str().find("\r\x1b[Klaconic: a note\n"), std::string::npos);
   now = 2;
-  p.update({1000, 1000});
-  p.finish({1000, 1000});
+  p.update({1000, 1000, 1000});
+  p.finish({1000, 1000, 1000});
   const std::string all = out.str();
   EXPECT_EQ(all.substr(all.size() - 1), "\n");
   EXPECT_NE(all.find("\r\x1b[Klaconic: done: 1000/1000 units"), std::string::npos);
@@ -88,11 +91,11 @@ TEST(RunProgress, LiveLineIsRedrawnInPlaceAtMostTenTimesASecond) {
 
 TEST(RunProgress, OffSaysNothing) {
   std::ostringstream out;
-  Progress p(ProgressMode::off, out, 10, 10, 1);
-  p.start({0, 0});
-  p.update({5, 5});
+  Progress p(ProgressMode::off, out, {10, 10, 10}, 1);
+  p.start({0, 0, 0});
+  p.update({5, 5, 5});
   p.note("hidden");
-  p.finish({10, 10});
+  p.finish({10, 10, 10});
   EXPECT_EQ(out.str(), "");
   EXPECT_EQ(progress_mode_for_stderr(true), ProgressMode::off);
 }

@@ -48,9 +48,9 @@ std::string si_text(double value) {
   return buf;
 }
 
-Progress::Progress(ProgressMode mode, std::ostream& out, std::uint64_t units, std::uint64_t macs, std::uint64_t images,
+Progress::Progress(ProgressMode mode, std::ostream& out, ProgressCounts total, std::uint64_t images,
                    std::function<double()> now)
-    : mode_(mode), out_(out), units_total_(units), macs_total_(macs), images_total_(images),
+    : mode_(mode), out_(out), total_(total), images_total_(images),
       now_(now ? std::move(now) : std::function<double()>(steady_seconds)) {}
 
 void Progress::start(ProgressCounts resumed) {
@@ -63,42 +63,49 @@ void Progress::start(ProgressCounts resumed) {
   if (mode_ == ProgressMode::live) draw(resumed, start_);
 }
 
-double Progress::rate_macs() const {
+double Progress::rate(double ema) const {
   if (ema_updates_ == 0) return 0;
-  return ema_ / (1 - std::pow(1 - kSmoothing, ema_updates_));
+  return ema / (1 - std::pow(1 - kSmoothing, ema_updates_));
 }
+
+double Progress::images_of(std::uint64_t cost) const {
+  if (total_.cost == 0) return 0;
+  return static_cast<double>(images_total_) * static_cast<double>(cost) / static_cast<double>(total_.cost);
+}
+
+namespace {
+
+std::string rate_text(double per_second) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, per_second >= 100 ? "%.0f" : per_second >= 10 ? "%.1f" : "%.2f", per_second);
+  return buf;
+}
+
+}  // namespace
 
 std::string Progress::line(ProgressCounts done, double now) {
   const double elapsed = now - start_;
-  const double rate = rate_macs();
-  const double images_per_mac = macs_total_ == 0 ? 0 : static_cast<double>(images_total_) / static_cast<double>(macs_total_);
-  const auto images_done = macs_total_ == 0 ? (done.units >= units_total_ ? images_total_ : 0)
-                                            : static_cast<std::uint64_t>(static_cast<double>(images_total_) *
-                                                                         static_cast<double>(done.macs) /
-                                                                         static_cast<double>(macs_total_));
-  std::string text = std::to_string(done.units) + "/" + std::to_string(units_total_) + " units, " +
+  const double cost_rate = rate(ema_cost_), mac_rate = rate(ema_macs_);
+  const bool finished = done.units >= total_.units;
+  const std::uint64_t images_done =
+      finished ? images_total_ : std::min(images_total_, static_cast<std::uint64_t>(images_of(done.cost)));
+  std::string text = std::to_string(done.units) + "/" + std::to_string(total_.units) + " units, " +
                      std::to_string(images_done) + "/" + std::to_string(images_total_) + " images, ";
-  if (rate > 0) {
-    char buf[64];
-    const double images_rate = rate * images_per_mac;
-    std::snprintf(buf, sizeof buf, images_rate >= 100 ? "%.0f" : images_rate >= 10 ? "%.1f" : "%.2f", images_rate);
-    text += std::string(buf) + " images/s, " + si_text(rate) + "MAC/s, ";
-  } else {
-    text += "? images/s, ? MAC/s, ";
-  }
+  text += (cost_rate > 0 ? rate_text(images_of(1) * cost_rate) : std::string("?")) + " images/s, ";
+  text += (mac_rate > 0 ? si_text(mac_rate) : std::string("? ")) + "MAC/s, ";
   text += "elapsed " + clock_text(elapsed) + ", ETA ";
-  if (done.units >= units_total_) text += "0:00";
-  else if (rate > 0) text += clock_text(static_cast<double>(macs_total_ - std::min(done.macs, macs_total_)) / rate);
+  if (finished) text += "0:00";
+  else if (cost_rate > 0) text += clock_text(static_cast<double>(total_.cost - std::min(done.cost, total_.cost)) / cost_rate);
   else text += "?";
   return text;
 }
 
 void Progress::draw(ProgressCounts done, double now) {
-  // The rate over the time since the last redraw.
+  // The rates over the time since the last redraw.
   const double dt = now - last_draw_;
-  if (dt > 0 && done.macs >= last_.macs) {
-    const double instant = static_cast<double>(done.macs - last_.macs) / dt;
-    ema_ = kSmoothing * instant + (1 - kSmoothing) * ema_;
+  if (dt > 0 && done.macs >= last_.macs && done.cost >= last_.cost) {
+    ema_macs_ = kSmoothing * static_cast<double>(done.macs - last_.macs) / dt + (1 - kSmoothing) * ema_macs_;
+    ema_cost_ = kSmoothing * static_cast<double>(done.cost - last_.cost) / dt + (1 - kSmoothing) * ema_cost_;
     ++ema_updates_;
   }
   last_draw_ = now;
@@ -148,16 +155,12 @@ void Progress::finish(ProgressCounts done) {
     live_shown_ = false;
   }
   const std::uint64_t macs = done.macs - std::min(done.macs, resumed_.macs);
-  std::string text = "done: " + std::to_string(done.units) + "/" + std::to_string(units_total_) + " units";
+  const std::uint64_t cost = done.cost - std::min(done.cost, resumed_.cost);
+  std::string text = "done: " + std::to_string(done.units) + "/" + std::to_string(total_.units) + " units";
   if (resumed_.units > 0) text += " (" + std::to_string(resumed_.units) + " from the checkpoint)";
   text += ", " + std::to_string(images_total_) + " images in " + clock_text(elapsed);
-  if (elapsed > 0 && macs > 0 && macs_total_ > 0) {
-    const double rate = static_cast<double>(macs) / elapsed;
-    char buf[64];
-    const double images_rate = rate * static_cast<double>(images_total_) / static_cast<double>(macs_total_);
-    std::snprintf(buf, sizeof buf, images_rate >= 100 ? "%.0f" : images_rate >= 10 ? "%.1f" : "%.2f", images_rate);
-    text += ", " + std::string(buf) + " images/s, " + si_text(rate) + "MAC/s";
-  }
+  if (elapsed > 0 && cost > 0)
+    text += ", " + rate_text(images_of(cost) / elapsed) + " images/s, " + si_text(static_cast<double>(macs) / elapsed) + "MAC/s";
   out_ << "laconic: " << text << "\n" << std::flush;
 }
 

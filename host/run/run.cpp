@@ -90,10 +90,14 @@ bool any_failed(Comm& comm, const Failure& f, int& status) {
   return true;
 }
 
-std::uint64_t macs_of(const UnitPlan& plan, Block block) {
-  std::uint64_t macs = 0;
-  for (std::size_t u = block.first; u < block.last; ++u) macs += plan.units[u].macs;
-  return macs;
+ProgressCounts totals_of(const UnitPlan& plan, Block block) {
+  ProgressCounts t;
+  for (std::size_t u = block.first; u < block.last; ++u) {
+    ++t.units;
+    t.macs += plan.units[u].macs;
+    t.cost += plan.units[u].cost;
+  }
+  return t;
 }
 
 // Engines by a number, to agree on the names across ranks.
@@ -187,19 +191,26 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
     results.emplace(u, std::move(d.result));
     ++local.units;
     local.macs += plan.units[u].macs;
+    local.cost += plan.units[u].cost;
   }
   resumed.units.clear();
-  const std::uint64_t block_macs = macs_of(plan, block);
+  // A shard's images: the run's, times its share of the run's cost.
+  const ProgressCounts block_total = totals_of(plan, block), plan_total = totals_of(plan, whole(plan));
   const std::uint64_t images =
-      plan.macs == 0 ? plan.images
-                     : static_cast<std::uint64_t>(static_cast<double>(plan.images) * static_cast<double>(block_macs) /
-                                                      static_cast<double>(plan.macs) + 0.5);
-  Progress progress(root ? progress_mode_for_stderr(q.quiet) : ProgressMode::off, std::cerr, block.size(), block_macs,
-                    images);
+      plan_total.cost == 0 ? plan.images
+                           : static_cast<std::uint64_t>(static_cast<double>(plan.images) *
+                                                            static_cast<double>(block_total.cost) /
+                                                            static_cast<double>(plan_total.cost) + 0.5);
+  Progress progress(root ? progress_mode_for_stderr(q.quiet) : ProgressMode::off, std::cerr, block_total, images);
+  // Sums over the ranks: units, MACs and cost done, ranks done, ranks failed.
   Comm::RunningSum sum(comm);
-  sum.start({local.units, local.macs, 0, 0});
+  auto sums = [&](std::uint64_t done, std::uint64_t failed) {
+    return Comm::Sum{local.units, local.macs, local.cost, done, failed};
+  };
+  auto counts = [](const Comm::Sum& g) { return ProgressCounts{g[0], g[1], g[2]}; };
+  sum.start(sums(0, 0));
   sum.wait();
-  const ProgressCounts resumed_all{sum.result()[0], sum.result()[1]};
+  const ProgressCounts resumed_all = counts(sum.result());
   if (root && !q.quiet) {
     if (!note.empty()) std::cerr << "laconic: " << note << "\n";
     if (std::any_of(shared.begin(), shared.end(), [](int s) { return s != 0; }))
@@ -221,7 +232,7 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
 
   Failure run_failure;
   std::uint64_t failed_ranks = 0;
-  if (many) sum.start({local.units, local.macs, 0, 0});
+  if (many) sum.start(sums(0, 0));
   auto run_units = [&] {
     bool stop = false;
     for (std::size_t u = mine.first; u < mine.last && !stop; ++u) {
@@ -237,13 +248,14 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
       layer.activations->release(unit.begin * per_sample, unit.samples() * per_sample);
       ++local.units;
       local.macs += unit.macs;
+      local.cost += unit.cost;
       if (!many) {
         progress.update(local);
       } else if (sum.test()) {
-        const Comm::Sum& g = sum.result();
-        progress.update({g[0], g[1]});
-        if (g[3] > 0) stop = true;  // another rank failed: stop after this unit
-        sum.start({local.units, local.macs, 0, 0});
+        const Comm::Sum g = sum.result();
+        progress.update(counts(g));
+        if (g[4] > 0) stop = true;  // another rank failed: stop after this unit
+        sum.start(sums(0, 0));
       }
     }
     if (writer) writer->finish();  // every record durable, or an error
@@ -263,12 +275,12 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
     for (;;) {
       sum.wait();
       const Comm::Sum g = sum.result();
-      progress.update({g[0], g[1]});
-      if (g[2] == static_cast<std::uint64_t>(ranks)) {
-        failed_ranks = g[3];
+      progress.update(counts(g));
+      if (g[3] == static_cast<std::uint64_t>(ranks)) {
+        failed_ranks = g[4];
         break;
       }
-      sum.start({local.units, local.macs, 1, failed_here});
+      sum.start(sums(1, failed_here));
     }
     if (failed_ranks > 0) {
       progress.abandon();
@@ -312,7 +324,7 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
       }
     }
   }
-  if (root) progress.finish({block.size(), block_macs});
+  if (root) progress.finish(block_total);
 
   auto report = [&]() -> int {
     NetworkResult result;

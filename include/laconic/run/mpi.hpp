@@ -60,7 +60,7 @@ class Comm {
   // and starts the next once the last completed (MPI_Iallreduce on a
   // communicator of its own, as mpifileutils' progress does). Every rank must
   // start the same number of sums; run_units ends them together.
-  static constexpr std::size_t kSumWords = 4;
+  static constexpr std::size_t kSumWords = 5;
   using Sum = std::array<std::uint64_t, kSumWords>;
   class RunningSum {
    public:

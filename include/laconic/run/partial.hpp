@@ -1,7 +1,7 @@
 // Shards and their partial reports (README "Shards and merge").
 //
 // `laconic profile --shard I/N --json part-I.json` profiles block I of N of
-// the unit plan (plan.hpp: contiguous, balanced by MACs) and writes a partial
+// the unit plan (plan.hpp: contiguous, balanced by cost) and writes a partial
 // report: the JSON report of its own units (so it is still a laconic JSON
 // report, schema 2) with a "partial" object that holds what merging needs:
 //

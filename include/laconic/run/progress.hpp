@@ -3,11 +3,12 @@
 // unknown). On a terminal (stderr a TTY and TERM neither empty nor `dumb`,
 // as ninja's smart terminal) the line is redrawn in place with `\r`, at most
 // ten times a second; elsewhere (a log file, a pipe, a batch job) a plain
-// line is written every few seconds. `--quiet` turns both off. Rates are a
-// bias-corrected exponential moving average of the MAC rate between redraws
-// (tqdm's, smoothing 0.3). An "image" is a sample of the network: images
-// done are the images total × the share of the run's MACs done, so that a
-// network whose layers take unequal times still counts evenly. Progress
+// line is written every few seconds. `--quiet` turns both off. Rates are
+// bias-corrected exponential moving averages between redraws (tqdm's,
+// smoothing 0.3). An "image" is a sample of the network: images done are
+// the images total × the share of the run's estimated cost done (plan.hpp:
+// the units' cost follows their time), so that images per second and the
+// ETA stay even across layers whose MACs take very unequal times. Progress
 // never goes to stdout, which carries the report.
 #pragma once
 
@@ -27,13 +28,14 @@ ProgressMode progress_mode_for_stderr(bool quiet);
 struct ProgressCounts {
   std::uint64_t units = 0;
   std::uint64_t macs = 0;
+  std::uint64_t cost = 0;  // the units' estimated cost (Unit::cost)
 };
 
 class Progress {
  public:
-  // `units`, `macs` and `images`: the totals of the run (or of the shard).
-  // `now` gives seconds on a steady clock (tests pass their own).
-  Progress(ProgressMode mode, std::ostream& out, std::uint64_t units, std::uint64_t macs, std::uint64_t images,
+  // `total` and `images`: the totals of the run (or of the shard). `now`
+  // gives seconds on a steady clock (tests pass their own).
+  Progress(ProgressMode mode, std::ostream& out, ProgressCounts total, std::uint64_t images,
            std::function<double()> now = {});
 
   // The run starts with `resumed` already done (units of a checkpoint); they
@@ -60,16 +62,19 @@ class Progress {
 
  private:
   void draw(ProgressCounts done, double now);
-  double rate_macs() const;  // bias-corrected EMA, MACs per second; 0 when unknown
+  // Bias-corrected EMAs per second (0 when unknown).
+  double rate(double ema) const;
+  double images_of(std::uint64_t cost) const;
 
   std::mutex mutex_;
   ProgressMode mode_;
   std::ostream& out_;
-  std::uint64_t units_total_, macs_total_, images_total_;
+  ProgressCounts total_;
+  std::uint64_t images_total_;
   std::function<double()> now_;
   double start_ = 0, last_draw_ = -1;
   ProgressCounts resumed_, last_;
-  double ema_ = 0;
+  double ema_macs_ = 0, ema_cost_ = 0;
   int ema_updates_ = 0;
   bool live_shown_ = false;
   bool started_ = false;
