@@ -12,7 +12,9 @@
 # A build made on another machine can be carried here: copy build/laconic,
 # build/laconic_bench and build/tests/laconic_tests into one folder's same
 # layout, with the OpenMP runtime (libgomp.so.1) in its lib/, and point
-# BUILD_DIR at it (the CUDA runtime is linked statically).
+# BUILD_DIR at it (the CUDA runtime is linked statically). Configure such a
+# build with -DLACONIC_ENABLE_MPI=OFF unless the GPU machine has Open MPI
+# (libmpi.so.40): a build with MPI links it.
 #
 # Environment: BUILD_DIR (default build), LOG_DIR (default $OUT when set,
 # else /tmp/laconic-gpu-check), BENCH_SAMPLES (ResNet-50 images, default 64),

@@ -36,10 +36,12 @@ std::size_t occurrences(const std::string& text, const std::string& what) {
   return n;
 }
 
-// The MPI launcher of this build, or "" (no MPI).
+// The MPI launcher of this build, or "" (no MPI, or a build carried to a
+// machine without the launcher).
 std::string mpiexec() {
   const std::string launcher = LACONIC_MPIEXEC;
-  return run::mpi_built() ? launcher : "";
+  std::error_code ec;
+  return run::mpi_built() && !launcher.empty() && fs::exists(launcher, ec) ? launcher : "";
 }
 
 test::CliResult run_shell(const std::string& command, const TempDir& scratch) {
@@ -105,17 +107,28 @@ TEST_F(RunCli, EveryUnitSizeGivesTheReportsOfOnePlainRun) {
 }
 
 TEST_F(RunCli, MpiRanksGiveTheReportsOfOnePlainRun) {
-  if (mpiexec().empty()) GTEST_SKIP() << "this build has no MPI";
+  if (mpiexec().empty()) GTEST_SKIP() << "this build has no MPI, or no " << LACONIC_MPIEXEC << " here";
   const Reports expected = plain();
   for (int ranks : {1, 2, 3})
     EXPECT_TRUE(profile({"--engine", "cpu", "-q", "--unit-samples", "1", "--threads", "1"}, ranks) == expected)
         << ranks << " rank(s)";
   // Default units (one per layer here) over more ranks than units.
   EXPECT_TRUE(profile({"--engine", "cpu", "-q", "--threads", "1"}, 3) == expected);
+  // A shard over two ranks, merged with a shard of one process.
+  const std::string p1 = out_.file("mpi-shard-1.json"), p2 = out_.file("mpi-shard-2.json");
+  const test::CliResult r1 = run_mpi(2, {"profile", manifest_, "--engine", "cpu", "-q", "--unit-samples", "1", "--threads",
+                                         "1", "--shard", "1/2", "--json", p1}, out_);
+  ASSERT_EQ(r1.status, 0) << r1.describe();
+  ASSERT_EQ(run_cli({"profile", manifest_, "--engine", "cpu", "-q", "--unit-samples", "1", "--shard", "2/2", "--json", p2},
+                    out_).status, 0);
+  const std::string json = out_.file("mpi-merged.json"), csv = out_.file("mpi-merged.csv");
+  const test::CliResult m = run_cli({"merge", p1, p2, "--json", json, "--csv", csv, "--per-sample"}, out_);
+  ASSERT_EQ(m.status, 0) << m.describe();
+  EXPECT_TRUE((Reports{read_text(json), read_text(csv), m.out} == expected));
 }
 
 TEST_F(RunCli, MpiErrorsArePrintedOnceOrByTheRankThatMetThem) {
-  if (mpiexec().empty()) GTEST_SKIP() << "this build has no MPI";
+  if (mpiexec().empty()) GTEST_SKIP() << "this build has no MPI, or no " << LACONIC_MPIEXEC << " here";
   // Every rank meets a missing manifest: rank 0 alone says so.
   const test::CliResult missing = run_mpi(2, {"profile", out_.file("none.json"), "-q"}, out_);
   EXPECT_EQ(missing.status, 1) << missing.describe();
