@@ -125,8 +125,9 @@ accelerator's geometry and options.
 The Markdown report goes to stdout, progress to stderr. Reports are written only when
 the whole run succeeds (and, with --verify, matches the reference engine).
 
-Each layer's samples are cut into units of --unit-samples samples (default: as many
-as fit in 2^35 MACs); units are what MPI ranks, shards and checkpoints share out:
+Each layer's samples are cut into units of --unit-samples samples (default: about
+half a second of one core each, by the layer's activations and window reads);
+units are what MPI ranks, shards and checkpoints share out:
   mpirun -np N laconic profile ...        the units over N ranks; rank 0 writes the reports
   --shard I/N --json part-I.json          one shard's units, a partial report for laconic merge
   --checkpoint DIR [--resume]             record each finished unit; --resume skips them
@@ -255,7 +256,7 @@ int run_profile(int argc, char** argv) {
     ("verify-samples", "With --verify, check only the first K samples of each layer (the reference engine "
                        "is slow; the weights' terms are always checked)", cxxopts::value<std::int64_t>())
     ("q,quiet", "No progress on stderr")
-    ("unit-samples", "Samples per unit of work (default: as many as fit in 2^35 MACs, per layer)",
+    ("unit-samples", "Samples per unit of work (default: per layer, as many as cost 2^29 window reads; see the README)",
      cxxopts::value<std::int64_t>())
     ("shard", "I/N: profile shard I of N of the units and write a partial report (--json) for laconic merge",
      cxxopts::value<std::string>())

@@ -162,6 +162,14 @@ TEST_F(RunCli, InfoSaysWhetherTheBuildHasMpi) {
   EXPECT_TRUE(contains(r.out, run::mpi_built() ? "MPI: yes (" : "MPI: no")) << r.describe();
 }
 
+TEST_F(RunCli, SlurmTasksWithoutAnMpiInterfaceAreRefused) {
+  const test::CliResult r = run_shell("env -u OMPI_COMM_WORLD_SIZE -u PMI_SIZE -u PMIX_SIZE -u PMIX_RANK "
+                                      "SLURM_STEP_NUM_TASKS=4 " + shell_quote(test::binary_path()) + " profile " +
+                                          shell_quote(manifest_) + " -q", out_);
+  EXPECT_EQ(r.status, 1) << r.describe();
+  EXPECT_TRUE(contains(r.err, "srun started 4 tasks") && contains(r.err, "--mpi=pmix")) << r.describe();
+}
+
 TEST_F(RunCli, LauncherWithoutMpiInTheBuildIsRefused) {
   if (run::mpi_built()) GTEST_SKIP() << "this build has MPI";
   const test::CliResult r = run_shell("OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_RANK=0 " + shell_quote(test::binary_path()) +

@@ -37,6 +37,20 @@ int launcher_world_size() {
   return 0;
 }
 
+namespace {
+
+// srun started several tasks without an MPI interface (PMI, PMIx) in their
+// environment: each would run the whole profile alone.
+void refuse_unconnected_tasks() {
+  const int tasks = env_int("SLURM_STEP_NUM_TASKS");
+  if (launcher_world_size() == 0 && tasks > 1)
+    throw Error("srun started " + std::to_string(tasks) +
+                " tasks without an MPI interface (no PMI or PMIx in the environment), so each would profile the "
+                "whole network; use srun --mpi=pmix (or pmi2), mpirun, or --shard I/N with one task each");
+}
+
+}  // namespace
+
 Comm& Comm::world() {
   static Comm comm;
   return comm;
@@ -65,6 +79,7 @@ constexpr std::uint64_t kPiece = std::uint64_t{1} << 28;  // words per message, 
 }  // namespace
 
 void Comm::init(int* argc, char*** argv) {
+  refuse_unconnected_tasks();
   if (launcher_world_size() == 0 || active_) return;
   int provided = 0;
   MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided);
@@ -175,6 +190,7 @@ bool mpi_built() { return false; }
 std::string mpi_library() { return ""; }
 
 void Comm::init(int*, char***) {
+  refuse_unconnected_tasks();
   const int launched = launcher_world_size();
   if (launched > 1)
     throw Error("this laconic was built without MPI, but an MPI launcher started it as one of " +

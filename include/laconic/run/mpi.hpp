@@ -31,8 +31,9 @@ class Comm {
   // Initializes MPI (threads funneled: only the main thread calls MPI) when
   // the process was started by an MPI launcher and the build has MPI.
   // Throws laconic::Error when a launcher started several processes but the
-  // build has no MPI (each would profile the whole network and write the
-  // same reports).
+  // build has no MPI, or srun started several tasks without an MPI interface
+  // (PMI, PMIx): each would profile the whole network and write the same
+  // reports.
   void init(int* argc, char*** argv);
   // MPI_Finalize when init() initialized MPI.
   void finalize();
