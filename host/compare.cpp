@@ -212,6 +212,10 @@ ReportConfig read_config(const ReportReader& reader, const json& config) {
 
 }  // namespace
 
+ReportConfig read_report_config(const json& config, const std::string& path) {
+  return read_config(ReportReader(path), config);
+}
+
 Report parse_report(const std::string& text, const std::string& path) {
   const ReportReader reader(path);
   json doc;
@@ -224,6 +228,10 @@ Report parse_report(const std::string& text, const std::string& path) {
     throw Error(path + ": not a laconic profile report (no \"tool\": \"laconic\"; make one with laconic profile --json)");
   if (doc.contains("kind") && doc["kind"] == "comparison")
     throw Error(path + ": is the output of laconic compare, not a profile report");
+  // A shard's report holds some units of a run only (README "Shards and merge").
+  if (doc.contains("partial"))
+    throw Error(path + ": a partial report (one shard of a run, laconic profile --shard); merge the shards' reports "
+                       "first: laconic merge PART.json... --json FILE");
 
   Report r;
   r.path = path;

@@ -411,7 +411,14 @@ inline void shifter_costs(const u64* positions, const i64* channel_offset, i64 l
 
 // The 32-bit case is the hot one: built for AVX2 as well, where the CPU has
 // it, with the shifter inlined so that the positions share vector registers.
-__attribute__((target_clones("avx2", "default"), flatten)) void shifter_costs_narrow(
+// Clang refuses `flatten` on a multiversioned function; there the clones
+// rely on its ordinary inlining.
+#if defined(__clang__)
+#define LACONIC_SHIFTER_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define LACONIC_SHIFTER_CLONES __attribute__((target_clones("avx2", "default"), flatten))
+#endif
+LACONIC_SHIFTER_CLONES void shifter_costs_narrow(
     const u64* positions, const i64* channel_offset, i64 lanes, const i64* offset, const i64* dest, i64 count, int bits,
     u32* out) {
   shifter_costs<u32>(positions, channel_offset, lanes, offset, dest, count, bits, out);

@@ -45,6 +45,9 @@ std::string write_temporary(const std::string& path, std::initializer_list<std::
   int err = 0;
   for (std::string_view part : parts)
     if (err == 0) err = write_all(fd, part.data(), part.size());
+  // Durable before it is renamed into place: a crash must not leave an empty
+  // file under the final name.
+  if (err == 0 && ::fsync(fd) != 0) err = errno;
   // close() errors matter when writing (NFS, quotas).
   if (::close(fd) != 0 && err == 0) err = errno;
   if (err != 0) {
@@ -60,6 +63,20 @@ void rename_into_place(const std::string& temp_path, const std::string& path) {
     ::unlink(temp_path.c_str());
     throw Error(path + ": cannot rename " + temp_path + " into place: " + errno_text(err));
   }
+}
+
+// The directory holding `path`, synced so that the rename survives a crash.
+// File systems that cannot sync a directory (EINVAL) are taken as they are.
+void sync_parent_directory(const std::string& path) {
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw Error(path + ": cannot open its directory " + dir + " to sync it: " + errno_text(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  if (rc != 0 && err != EINVAL && err != EROFS)
+    throw Error(path + ": cannot sync its directory " + dir + ": " + errno_text(err));
 }
 
 }  // namespace
@@ -80,6 +97,7 @@ std::string resolve_symlinks(const std::string& path) {
 void write_file_atomically(const std::string& path, std::initializer_list<std::string_view> parts) {
   const std::string target = resolve_symlinks(path);
   rename_into_place(write_temporary(target, parts), target);
+  sync_parent_directory(target);
 }
 
 void write_files_atomically(const std::vector<std::pair<std::string, std::string>>& files) {
@@ -99,6 +117,7 @@ void write_files_atomically(const std::vector<std::pair<std::string, std::string
       throw;
     }
   }
+  for (const auto& file : files) sync_parent_directory(file.first);
 }
 
 }  // namespace laconic

@@ -3,7 +3,8 @@
 //   laconic profile NETWORK [options]   profile a network's traces
 //   laconic synth ARCH --out DIR        write synthetic traces of real layer shapes
 //   laconic compare A.json B.json       two JSON reports side by side, with ratios B / A
-//   laconic info                        version, threads and CUDA device
+//   laconic merge PART.json...          the partial reports of a run's shards, summed
+//   laconic info                        version, threads, CUDA device and MPI
 //
 // Exit status: 0 success, 1 bad input or a failed run, 2 bad usage,
 // 3 --verify found a difference.
@@ -27,6 +28,9 @@
 #include "laconic/network.hpp"
 #include "laconic/profile.hpp"
 #include "laconic/report.hpp"
+#include "laconic/run/mpi.hpp"
+#include "laconic/run/partial.hpp"
+#include "laconic/run/run.hpp"
 #include "laconic/run_config.hpp"
 #include "laconic/synth.hpp"
 #include "cli_options.hpp"
@@ -47,7 +51,8 @@ Usage:
   laconic profile NETWORK [options]   profile a network's activation and weight traces
   laconic synth ARCH --out DIR        write synthetic traces with real layer shapes
   laconic compare A.json B.json       compare two JSON reports per layer and in total
-  laconic info                        version, threads and the CUDA device, if any
+  laconic merge PART.json...          sum the partial reports of a run's shards
+  laconic info                        version, threads, the CUDA device and MPI
   laconic COMMAND --help              the options of a command
 
 NETWORK is a network manifest (.json, see the README), a directory holding a
@@ -107,6 +112,13 @@ accelerator's geometry and options.
 
 The Markdown report goes to stdout, progress to stderr. Reports are written only when
 the whole run succeeds (and, with --verify, matches the reference engine).
+
+Each layer's samples are cut into units of --unit-samples samples (default: about
+half a second of one core each, by the layer's activations and window reads);
+units are what MPI ranks, shards and checkpoints share out:
+  mpirun -np N laconic profile ...        the units over N ranks; rank 0 writes the reports
+  --shard I/N --json part-I.json          one shard's units, a partial report for laconic merge
+  --checkpoint DIR [--resume]             record each finished unit; --resume skips them
 )";
 
 // The run's accelerator settings from the options, in the order of
@@ -231,7 +243,13 @@ int run_profile(int argc, char** argv) {
     ("verify", "Also run the reference engine and exit with status 3 on any difference")
     ("verify-samples", "With --verify, check only the first K samples of each layer (the reference engine "
                        "is slow; the weights' terms are always checked)", cxxopts::value<std::string>())
-    ("q,quiet", "No progress on stderr");
+    ("q,quiet", "No progress on stderr")
+    ("unit-samples", "Samples per unit of work (default: per layer, as many as cost 2^29 window reads; see the README)",
+     cxxopts::value<std::string>())
+    ("shard", "I/N: profile shard I of N of the units and write a partial report (--json) for laconic merge",
+     cxxopts::value<std::string>())
+    ("checkpoint", "Record each finished unit durably in directory DIR", cxxopts::value<std::string>())
+    ("resume", "With --checkpoint: skip the units DIR records (same configuration and traces only)");
   options.add_options("Output")
     ("json", "Write the JSON report (schema 2, see the README) to FILE; - writes it to stdout instead of "
              "the Markdown report", cxxopts::value<std::string>())
@@ -242,8 +260,9 @@ int run_profile(int argc, char** argv) {
   // clang-format on
   options.parse_positional({"network"});
   const auto r = options.parse(argc, argv);
+  laconic::run::Comm& comm = laconic::run::Comm::world();
   if (r.count("help")) {
-    std::cout << options.help({"Input", "Accelerators", "Run", "Output"}) << kProfileHelpEpilogue;
+    if (comm.rank() == 0) std::cout << options.help({"Input", "Accelerators", "Run", "Output"}) << kProfileHelpEpilogue;
     return 0;
   }
   if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");
@@ -251,80 +270,91 @@ int run_profile(int argc, char** argv) {
   if (r.count("network") == 0) throw UsageError("profile needs a NETWORK (see laconic profile --help)");
   set_threads(r);
 
-  const laconic::ProfileConfig config = profile_config(r);
+  laconic::run::ProfileRequest q;
+  q.config = profile_config(r);
   const auto engine_kind = laconic::parse_engine_kind(r["engine"].as<std::string>());
   if (!engine_kind)
     throw UsageError("--engine must be auto, cuda, cpu or reference, not '" + r["engine"].as<std::string>() + "'");
-  laconic::ProfileOptions profile_options;
-  if (r.count("samples")) profile_options.sample_limit = static_cast<std::uint64_t>(positive(r, "samples"));
-  const bool quiet = r.count("quiet") > 0;
+  q.engine = *engine_kind;
+  if (r.count("samples")) q.plan.sample_limit = static_cast<std::uint64_t>(positive(r, "samples"));
+  if (r.count("unit-samples")) q.plan.unit_samples = static_cast<std::uint64_t>(positive(r, "unit-samples"));
+  q.quiet = r.count("quiet") > 0;
+  q.per_sample = r.count("per-sample") > 0;
+  q.json_path = r.count("json") ? laconic::cli::path_option(r, "json", true) : "";
+  q.csv_path = r.count("csv") ? laconic::cli::path_option(r, "csv", true) : "";
+  if (q.json_path == "-" && q.csv_path == "-") throw UsageError("--json - and --csv - cannot both go to stdout");
+  if (q.per_sample && q.json_path.empty() && q.csv_path.empty() && !q.quiet &&
+      laconic::run::Comm::world().rank() == 0)
+    std::cerr << "laconic: note: --per-sample adds rows to the JSON and CSV reports only; without --json or --csv "
+                 "it changes nothing\n";
+  q.network = laconic::cli::path_option(r, "network", false);
+  if (r.count("traces")) q.traces = laconic::cli::path_option(r, "traces", false);
+  if (r.count("layers")) q.layers = laconic::cli::layer_list(r["layers"].as<std::string>());
+  if (r.count("device-memory")) q.engine_options.device_memory = parse_bytes(r["device-memory"].as<std::string>());
+  q.verify = r.count("verify") > 0;
+  if (r.count("verify-samples")) {
+    if (!q.verify) throw UsageError("--verify-samples needs --verify");
+    q.verify_samples = static_cast<std::uint64_t>(positive(r, "verify-samples"));
+  }
+  if (r.count("checkpoint")) q.checkpoint = laconic::cli::path_option(r, "checkpoint", false);
+  if (q.checkpoint.empty() && r.count("checkpoint")) throw UsageError("--checkpoint needs a directory");
+  q.resume = r.count("resume") > 0;
+  if (q.resume && q.checkpoint.empty()) throw UsageError("--resume needs --checkpoint DIR (the checkpoint to resume)");
+  if (r.count("shard")) {
+    const std::string text = r["shard"].as<std::string>();
+    try {
+      q.shard = laconic::run::parse_shard(text);
+    } catch (const laconic::Error& e) {
+      throw UsageError(e.what());
+    }
+    // A shard's report is partial: only JSON, which laconic merge reads.
+    if (q.json_path.empty() || q.json_path == "-")
+      throw UsageError("--shard needs --json FILE (its partial report, for laconic merge)");
+    if (!q.csv_path.empty() || q.per_sample)
+      throw UsageError("--shard writes a partial JSON report only; give --csv and --per-sample to laconic merge");
+    if (q.verify) throw UsageError("--verify checks a whole run; run it without --shard");
+  }
+  return laconic::run::run_profile(q, comm);
+}
+
+int run_merge(int argc, char** argv) {
+  cxxopts::Options options("laconic merge",
+                           "Sum the partial reports of a run's shards (laconic profile --shard I/N --json ...) into\n"
+                           "the report one process would have written: the same Markdown, JSON and CSV, byte for\n"
+                           "byte (only \"engine\" may differ).");
+  options.positional_help("PART.json...").show_positional_help().set_width(100);
+  // clang-format off
+  options.add_options()
+    ("reports", "The shards' partial reports, in any order", cxxopts::value<std::vector<std::string>>())
+    ("json", "Write the JSON report (schema 2) to FILE; - writes it to stdout instead of the Markdown",
+     cxxopts::value<std::string>())
+    ("csv", "Write the CSV report to FILE; - writes it to stdout instead of the Markdown", cxxopts::value<std::string>())
+    ("per-sample", "Add per-sample rows to the CSV and per_sample lists to the JSON")
+    ("h,help", "Show this help");
+  // clang-format on
+  options.parse_positional({"reports"});
+  const auto r = options.parse(argc, argv);
+  if (r.count("help")) {
+    std::cout << options.help()
+              << "\nEvery unit of the run must be in exactly one report, and the reports must be of one\n"
+                 "run: the same tool version, network, configuration, plan (--samples, --unit-samples,\n"
+                 "--layers) and traces (path, size, modification time and header of every file). Anything\n"
+                 "else is refused with the file and the field named, and nothing is written.\n\n"
+                 "Exit status: 0 success, 1 a report that cannot be merged, 2 bad usage.\n";
+    return 0;
+  }
+  if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");
+  laconic::cli::check_values(r);
+  const auto reports = r.count("reports") ? r["reports"].as<std::vector<std::string>>() : std::vector<std::string>{};
+  if (reports.empty()) throw UsageError("merge needs the partial reports of a run (see laconic merge --help)");
   const bool per_sample = r.count("per-sample") > 0;
   const std::string json_path = r.count("json") ? laconic::cli::path_option(r, "json", true) : "";
   const std::string csv_path = r.count("csv") ? laconic::cli::path_option(r, "csv", true) : "";
   if (json_path == "-" && csv_path == "-") throw UsageError("--json - and --csv - cannot both go to stdout");
-  // Fail before a long run, not after it.
   if (!json_path.empty() && json_path != "-") laconic::check_writable(json_path, "--json");
   if (!csv_path.empty() && csv_path != "-") laconic::check_writable(csv_path, "--csv");
-  std::uint64_t verify_samples = 0;  // 0: every sample profiled
-  if (r.count("verify-samples")) {
-    if (r.count("verify") == 0) throw UsageError("--verify-samples needs --verify");
-    verify_samples = static_cast<std::uint64_t>(positive(r, "verify-samples"));
-  }
-  if (per_sample && json_path.empty() && csv_path.empty() && !quiet)
-    std::cerr << "laconic: note: --per-sample adds rows to the JSON and CSV reports only; without --json or --csv "
-                 "it changes nothing\n";
-  const std::vector<std::string> layers =
-      r.count("layers") ? laconic::cli::layer_list(r["layers"].as<std::string>()) : std::vector<std::string>{};
-
-  const std::string network_path = laconic::cli::path_option(r, "network", false);
-  laconic::Network network = r.count("traces")
-                                 ? laconic::load_dnnsim(network_path, laconic::cli::path_option(r, "traces", false))
-                                 : laconic::load_network(network_path);
-  if (!layers.empty()) laconic::select_layers(network, layers);
-
-  laconic::EngineOptions engine_options;
-  if (r.count("device-memory")) engine_options.device_memory = parse_bytes(r["device-memory"].as<std::string>());
-  std::string note;
-  const auto engine = laconic::make_engine(*engine_kind, &note, engine_options);
-  if (!note.empty() && !quiet) std::cerr << "laconic: " << note << "\n";
-  if (!quiet)
-    std::cerr << "laconic: profiling " << network.name << " (" << network.layers.size() << " layers) on the "
-              << engine->name() << " engine with " << omp_get_max_threads() << " thread(s)\n";
-  if (!quiet) profile_options.progress = [](const std::string& line) { std::cerr << "laconic: " << line << "\n"; };
-  const laconic::NetworkResult result = laconic::profile_network(network, *engine, config, profile_options);
-
-  if (r.count("verify")) {
-    if (!quiet) std::cerr << "laconic: verifying on the reference engine\n";
-    const auto reference = laconic::make_reference_engine();
-    laconic::ProfileOptions verify_options = profile_options;
-    if (verify_samples != 0 && (verify_options.sample_limit == 0 || verify_samples < verify_options.sample_limit))
-      verify_options.sample_limit = verify_samples;
-    const laconic::NetworkResult expected = laconic::profile_network(network, *reference, config, verify_options);
-    const auto diffs = laconic::compare_results(expected, result, verify_samples != 0);
-    if (!diffs.empty()) {
-      std::cerr << "laconic: --verify: the " << engine->name() << " engine differs from the reference engine in "
-                << diffs.size() << " count(s); no report written:\n";
-      for (std::size_t i = 0; i < diffs.size() && i < 20; ++i) std::cerr << "  " << diffs[i] << "\n";
-      if (diffs.size() > 20) std::cerr << "  ... and " << diffs.size() - 20 << " more\n";
-      return kExitVerify;
-    }
-    if (!quiet)
-      std::cerr << "laconic: --verify: every count matches the reference engine"
-                << (verify_samples != 0 ? " on the first " + std::to_string(verify_samples) + " sample(s) of each layer"
-                                        : std::string())
-                << "\n";
-  }
-
-  // Both reports or neither: a failed --csv must not leave a new --json. A
-  // report written to stdout ("-") takes the Markdown report's place.
-  std::vector<std::pair<std::string, std::string>> reports;
-  std::string to_stdout;
-  if (json_path == "-") to_stdout = laconic::json_report(result, per_sample);
-  else if (!json_path.empty()) reports.emplace_back(json_path, laconic::json_report(result, per_sample));
-  if (csv_path == "-") to_stdout = laconic::csv_report(result, per_sample);
-  else if (!csv_path.empty()) reports.emplace_back(csv_path, laconic::csv_report(result, per_sample));
-  laconic::write_files_atomically(reports);
-  std::cout << (json_path == "-" || csv_path == "-" ? to_stdout : laconic::markdown_report(result));
+  const laconic::NetworkResult result = laconic::run::merge_partial_reports(reports);
+  laconic::write_reports(result, per_sample, json_path, csv_path);
   return 0;
 }
 
@@ -346,8 +376,8 @@ int run_synth(int argc, char** argv) {
     ("zero-fraction", "Fraction of zero activations (post-ReLU sparsity)", cxxopts::value<std::string>()->default_value("0.5"))
     ("weight-zero-fraction", "Fraction of zero weights", cxxopts::value<std::string>()->default_value("0.02"))
     ("seed", "Random seed", cxxopts::value<std::string>()->default_value("1"))
-    ("dnnsim", "Write DNNsim's layout (models/<net>/model.csv, net_traces/<net>/*.npy as float32)")
     ("compress", "Write each trace as a deflated .npz (as np.savez_compressed does) instead of a .npy")
+    ("dnnsim", "Write DNNsim's layout (models/<net>/model.csv, net_traces/<net>/*.npy as float32)")
     ("fit", "Draw values from the statistics of a real network (manifest or DNNsim directory): per layer, "
             "by relative depth, its zero fraction, negative share and magnitude distribution",
      cxxopts::value<std::string>())
@@ -379,8 +409,8 @@ int run_synth(int argc, char** argv) {
   o.activation_zero_fraction = laconic::cli::fraction(r, "zero-fraction");
   o.weight_zero_fraction = laconic::cli::fraction(r, "weight-zero-fraction");
   o.seed = static_cast<std::uint64_t>(laconic::cli::whole_number(r, "seed", 0));
-  o.dnnsim_layout = r.count("dnnsim") > 0;
   o.compress = r.count("compress") > 0;
+  o.dnnsim_layout = r.count("dnnsim") > 0;
   if (r.count("fit")) {
     if (r.count("zero-fraction") || r.count("weight-zero-fraction"))
       throw UsageError("--fit takes the zero fractions from the fitted network; leave out --zero-fraction");
@@ -464,7 +494,7 @@ int run_compare(int argc, char** argv) {
 }
 
 int run_info(int argc, char** argv) {
-  cxxopts::Options options("laconic info", "Version, threads and the CUDA device, if any.");
+  cxxopts::Options options("laconic info", "Version, threads, the CUDA device, if any, and MPI.");
   options.add_options()("h,help", "Show this help");
   const auto r = options.parse(argc, argv);
   if (r.count("help")) {
@@ -476,14 +506,22 @@ int run_info(int argc, char** argv) {
   std::cout << "laconic " << laconic::version_string() << "\n"
             << "threads: " << omp_get_max_threads() << " (OpenMP)\n"
             << probe.describe() << "\n"
-            << "engine auto: " << (probe.usable() ? "cuda" : "cpu") << "\n";
+            << "engine auto: " << (probe.usable() ? "cuda" : "cpu") << "\n"
+            << "MPI: "
+            << (laconic::run::mpi_built() ? "yes (" + laconic::run::mpi_library() + "; mpirun -np N laconic profile ...)"
+                                          : std::string("no (this build has no MPI; --shard and laconic merge split a run instead)"))
+            << "\n";
   return 0;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  const std::string command = argc > 1 ? argv[1] : "";
+namespace {
+
+int dispatch(const std::string& command, int argc, char** argv) {
+  // Under an MPI launcher every rank meets the same usage errors: rank 0
+  // alone prints them. Errors of one rank are printed in run_profile.
+  const bool speaks = laconic::run::Comm::world().rank() == 0;
   try {
     if (command.empty() || command == "-h" || command == "--help" || command == "help") {
       std::cout << kMainHelp;
@@ -496,25 +534,45 @@ int main(int argc, char** argv) {
     if (command == "profile") return run_profile(argc - 1, argv + 1);
     if (command == "synth") return run_synth(argc - 1, argv + 1);
     if (command == "compare") return run_compare(argc - 1, argv + 1);
+    if (command == "merge") return run_merge(argc - 1, argv + 1);
     if (command == "info") return run_info(argc - 1, argv + 1);
-    throw UsageError("unknown command '" + command + "' (profile, synth, compare or info; see laconic --help)");
+    throw UsageError("unknown command '" + command + "' (profile, synth, compare, merge or info; see laconic --help)");
   } catch (const UsageError& e) {
-    std::cerr << "laconic: error: " << e.what() << "\n";
+    if (speaks) std::cerr << "laconic: error: " << e.what() << "\n";
     return kExitUsage;
   } catch (const cxxopts::exceptions::exception& e) {
     // cxxopts names the option in its own words: an unknown option, one
     // without its value, a value that is not of its type.
-    std::cerr << "laconic: error: " << e.what() << " (see laconic " << command << " --help)\n";
+    if (speaks) std::cerr << "laconic: error: " << e.what() << " (see laconic " << command << " --help)\n";
     return kExitUsage;
   } catch (const laconic::Error& e) {
-    std::cerr << "laconic: error: " << e.what() << "\n";
+    if (speaks) std::cerr << "laconic: error: " << e.what() << "\n";
     return kExitError;
   } catch (const std::bad_alloc&) {
     // A valid layer can still be too large for this machine: not a bug.
-    std::cerr << "laconic: error: out of memory (fewer --threads or a smaller layer may fit)\n";
+    if (speaks) std::cerr << "laconic: error: out of memory (fewer --threads or a smaller layer may fit)\n";
     return kExitError;
   } catch (const std::exception& e) {
-    std::cerr << "laconic: internal error: " << e.what() << "\n";
+    if (speaks) std::cerr << "laconic: internal error: " << e.what() << "\n";
     return kExitError;
   }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string command = argc > 1 ? argv[1] : "";
+  // MPI only for profile, and only under a launcher (mpirun, srun).
+  laconic::run::Comm& comm = laconic::run::Comm::world();
+  if (command == "profile") {
+    try {
+      comm.init(&argc, &argv);
+    } catch (const laconic::Error& e) {
+      std::cerr << "laconic: error: " << e.what() << "\n";
+      return kExitError;
+    }
+  }
+  const int status = dispatch(command, argc, argv);
+  comm.finalize();
+  return status;
 }

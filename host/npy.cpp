@@ -650,13 +650,18 @@ void MappedSlice::read(std::uint64_t offset, std::size_t n, void* out) const {
 NpyArray NpyArray::open(const std::string& path) {
   auto file = detail::MappedFile::open(path, "a .npy file");
   const std::uint64_t size = file->size();
-  return make(path, std::move(file), size);
+  NpyArray array = make(path, std::move(file), size);
+  array.file_ = path;
+  return array;
 }
 
-NpyArray NpyArray::from_storage(std::string name, std::shared_ptr<const detail::ArrayStorage> storage) {
+NpyArray NpyArray::from_storage(std::string name, std::shared_ptr<const detail::ArrayStorage> storage,
+                                std::string file) {
   const std::uint64_t size = storage->size();
   if (size == 0) fail(name, "empty (0 bytes), not a .npy array");
-  return make(std::move(name), std::move(storage), size);
+  NpyArray array = make(std::move(name), std::move(storage), size);
+  array.file_ = std::move(file);
+  return array;
 }
 
 NpyArray NpyArray::make(std::string name, std::shared_ptr<const detail::ArrayStorage> storage,
@@ -717,6 +722,7 @@ NpyArray NpyArray::make(std::string name, std::shared_ptr<const detail::ArraySto
 
 NpyArray::NpyArray(NpyArray&& other) noexcept
     : path_(std::move(other.path_)),
+      file_(std::move(other.file_)),
       header_(std::move(other.header_)),
       storage_(std::move(other.storage_)),
       data_(std::exchange(other.data_, nullptr)),
@@ -726,6 +732,7 @@ NpyArray::NpyArray(NpyArray&& other) noexcept
 NpyArray& NpyArray::operator=(NpyArray&& other) noexcept {
   if (this != &other) {
     path_ = std::move(other.path_);
+    file_ = std::move(other.file_);
     header_ = std::move(other.header_);
     storage_ = std::move(other.storage_);
     data_ = std::exchange(other.data_, nullptr);
@@ -803,6 +810,24 @@ void NpyArray::gather_fortran(std::uint64_t first, std::uint64_t count, std::byt
       std::memcpy(out + wanted[k].second * item, run.data() + (wanted[k].first - low) * item, item);
     begin = end;
   }
+}
+
+void NpyArray::release(std::uint64_t first, std::uint64_t count) const {
+  // Only mapped storage (a .npy file, a stored .npz member) holds pages to
+  // give back; a deflated member is inflated into buffers it frees itself.
+  const std::byte* mapped = storage_ ? storage_->mapped() : nullptr;
+  if (mapped == nullptr || count == 0 || first >= size()) return;
+  count = std::min(count, size() - first);
+  const auto page = static_cast<std::uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const std::uint64_t item = item_size(dtype());
+  const auto begin = reinterpret_cast<std::uintptr_t>(mapped + header_.data_offset + first * item);
+  const auto end = begin + static_cast<std::uintptr_t>(count * item);
+  const std::uintptr_t page_begin = begin / page * page;
+  const std::uintptr_t page_end = (end + page - 1) / page * page;
+  // Advice, not a promise: a range the kernel refuses (past the mapping's
+  // last page) changes nothing, and a page given back is read again from the
+  // file when needed (the mapping is read-only).
+  ::madvise(reinterpret_cast<void*>(page_begin), static_cast<std::size_t>(page_end - page_begin), MADV_DONTNEED);
 }
 
 // ---------------------------------------------------------------------------

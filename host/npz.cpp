@@ -551,7 +551,7 @@ NpyArray NpzArchive::array(const std::string& name) const {
     storage = std::make_shared<detail::InflatedMember>(zip_->file, data + start, e.compressed, e.uncompressed, e.crc,
                                                        what);
   }
-  return NpyArray::from_storage(what, std::move(storage));
+  return NpyArray::from_storage(what, std::move(storage), path);
 }
 
 NpyArray open_array(const std::string& address) {

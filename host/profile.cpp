@@ -20,10 +20,7 @@ Totals NetworkResult::totals_conv() const {
   return t;
 }
 
-// An error met while profiling a layer (a NaN or an out-of-range value in a
-// trace, which the trace's reader reports by file and element) also names
-// the manifest or model directory and the layer, unless it already does.
-static std::string with_layer_context(const Network& network, const std::string& layer, const std::string& what) {
+std::string with_layer_context(const Network& network, const std::string& layer, const std::string& what) {
   const std::string where = "layer '" + layer + "'";
   std::string prefix;
   if (!network.path.empty() && what.find(network.path) == std::string::npos) prefix += network.path + ": ";

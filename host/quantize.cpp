@@ -337,6 +337,21 @@ void NpyTensorSource::convert(const NpyArray& file, std::uint64_t global_first, 
   }
 }
 
+void NpyTensorSource::release(std::uint64_t first, std::uint64_t count) const {
+  if (first >= total_ || count == 0) return;
+  count = std::min(count, total_ - first);
+  std::size_t f = static_cast<std::size_t>(std::upper_bound(offsets_.begin(), offsets_.end(), first) -
+                                           offsets_.begin()) - 1;
+  while (count > 0 && f < files_.size()) {
+    const std::uint64_t local = first - offsets_[f];
+    const std::uint64_t n = std::min(count, files_[f].size() - local);
+    files_[f].release(local, n);
+    first += n;
+    count -= n;
+    ++f;
+  }
+}
+
 void NpyTensorSource::read(std::uint64_t first, std::uint64_t count, std::int64_t* out) const {
   if (first > total_ || count > total_ - first)
     throw Error(name() + ": read of elements " + std::to_string(first) + "+" + std::to_string(count) +

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <iostream>
 #include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -436,6 +437,18 @@ std::string json_report(const NetworkResult& r, bool per_sample) {
   // latin-1 layer name); JSON must be, so such bytes become U+FFFD rather
   // than an exception that loses the finished run.
   return doc.dump(2, ' ', false, ordered_json::error_handler_t::replace) + "\n";
+}
+
+void write_reports(const NetworkResult& result, bool per_sample, const std::string& json_path,
+                   const std::string& csv_path) {
+  std::vector<std::pair<std::string, std::string>> files;
+  std::string to_stdout;
+  if (json_path == "-") to_stdout = json_report(result, per_sample);
+  else if (!json_path.empty()) files.emplace_back(json_path, json_report(result, per_sample));
+  if (csv_path == "-") to_stdout = csv_report(result, per_sample);
+  else if (!csv_path.empty()) files.emplace_back(csv_path, csv_report(result, per_sample));
+  write_files_atomically(files);
+  std::cout << (json_path == "-" || csv_path == "-" ? to_stdout : markdown_report(result)) << std::flush;
 }
 
 void check_writable(const std::string& path, const std::string& option) {

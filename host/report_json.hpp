@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "laconic/compare.hpp"
 #include "laconic/config.hpp"
 
 namespace laconic {
@@ -15,5 +16,10 @@ namespace laconic {
 // "pragmatic": {..., "column_registers", "shifter_bits" (null: B = ∞)},
 // "laconic": {..., "column_registers"}}, "depthwise", "fold_first_layer"}.
 nlohmann::ordered_json settings_json(const ProfileConfig& config);
+
+// The report's "config" object read back (settings checked as the profile
+// checked them, "preset" against them, "sample_limit", "source"); errors
+// name `path` and the field (compare.cpp).
+ReportConfig read_report_config(const nlohmann::json& config, const std::string& path);
 
 }  // namespace laconic

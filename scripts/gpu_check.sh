@@ -21,6 +21,8 @@
 # by git) and run `BUILD_DIR=DIR scripts/gpu_check.sh` on the GPU machine.
 # The build holds sm_80/86/89/90 code and compute_90 PTX (CMakeLists.txt);
 # the device row says when a card cannot run it.
+# Configure such a build with -DLACONIC_ENABLE_MPI=OFF unless the GPU
+# machine has Open MPI (libmpi.so.40): a build with MPI links it.
 #
 # Environment: BUILD_DIR (default build), LOG_DIR (default $OUT when set,
 # else /tmp/laconic-gpu-check), BENCH_SAMPLES (ResNet-50 images, default 64),

@@ -132,6 +132,9 @@ def load_report(path: str) -> Dict[str, Any]:
                           f"make one with laconic profile --json)")
     if doc.get("kind") == "comparison":
         raise ReportError(f"{path}: is the output of laconic compare, not a profile report")
+    if "partial" in doc:
+        raise ReportError(f"{path}: a partial report (one shard of a run, laconic profile --shard); merge the "
+                          f"shards' reports first: laconic merge PART.json... --json FILE")
     if "schema" not in doc:
         raise ReportError(f"{path}: a report of laconic {doc.get('version', '0.1')} (report schema 1: one geometry "
                           f"for every accelerator, no Pragmatic cycles); re-run laconic profile --json with laconic "

@@ -8,6 +8,8 @@
 # packages (python3-dev pybind11-dev python3-pybind11 libdlpack-dev, which
 # .ci/run installs); scripts/test.sh configures again and builds it when
 # they are there (README "Live profiling from Python").
+# OpenMPI (libopenmpi-dev, openmpi-bin) gives MPI runs (mpirun -np N laconic
+# profile ...) and their tests; the build works without it too.
 #
 #   scripts/setup.sh            # build/ in the repository
 #   BUILD_DIR=/tmp/b scripts/setup.sh
@@ -15,7 +17,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD_DIR:-$root/build}
 
-packages=(cmake g++ make libcxxopts-dev nlohmann-json3-dev libgtest-dev zlib1g-dev)
+packages=(cmake g++ make libcxxopts-dev nlohmann-json3-dev libgtest-dev zlib1g-dev libopenmpi-dev openmpi-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

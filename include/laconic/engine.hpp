@@ -80,8 +80,8 @@ struct EngineOptions {
   // the memory free when the engine starts. A layer whose weights and one
   // sample per stream do not fit is an error that says so.
   std::uint64_t device_memory = 0;
-  // cuda: the device (its index) the engine runs on; each process (an MPI
-  // rank, say) may pick its own.
+  // cuda: the ordinal of the device to run on; each process may pick its
+  // own (under MPI, the rank's node-local rank modulo the node's devices).
   int device = 0;
 };
 

@@ -18,9 +18,11 @@ std::string resolve_symlinks(const std::string& path);
 
 // Writes the concatenation of `parts` to a temporary file beside `path`
 // (path.tmp.<pid>.<n>, so concurrent writers of one path stay apart) and
-// renames it into place; a symbolic link is written through to its target
-// (resolve_symlinks). On any failure the temporary file is removed and
-// laconic::Error names `path` and the reason.
+// renames it into place; the file is synced before the rename and its
+// directory after (LevelDB's SetCurrentFile), so that a crash leaves either
+// the old file or the whole new one; a symbolic link is written through to
+// its target (resolve_symlinks). On any failure the temporary file is removed
+// and laconic::Error names `path` and the reason.
 void write_file_atomically(const std::string& path, std::initializer_list<std::string_view> parts);
 
 inline void write_file_atomically(const std::string& path, std::string_view content) {

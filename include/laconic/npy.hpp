@@ -75,8 +75,10 @@ class NpyArray {
   // Opens and validates `path`; the data size must match the file exactly.
   static NpyArray open(const std::string& path);
   // An array over `storage` (an .npz member); `name` is what messages call
-  // it, e.g. "net.npz:conv1". Validates the header and the data size.
-  static NpyArray from_storage(std::string name, std::shared_ptr<const detail::ArrayStorage> storage);
+  // it, e.g. "net.npz:conv1", and `file` the file on disk that holds it
+  // (the archive). Validates the header and the data size.
+  static NpyArray from_storage(std::string name, std::shared_ptr<const detail::ArrayStorage> storage,
+                               std::string file);
 
   NpyArray() = default;
   NpyArray(NpyArray&& other) noexcept;
@@ -85,7 +87,11 @@ class NpyArray {
   NpyArray& operator=(const NpyArray&) = delete;
   ~NpyArray() = default;
 
+  // What messages call the array: the .npy path, or "archive.npz:member".
   const std::string& path() const { return path_; }
+  // The file on disk that holds the array: the .npy file, or the .npz
+  // archive of a member (what a run's identity checks for changes).
+  const std::string& file() const { return file_; }
   const NpyHeader& header() const { return header_; }
   DType dtype() const { return header_.dtype; }
   const std::vector<std::uint64_t>& shape() const { return header_.shape; }
@@ -102,6 +108,10 @@ class NpyArray {
   // binary16; see half_to_float). Safe from several threads at once. Throws
   // laconic::Error for a range past the end or a storage error.
   void read(std::uint64_t first, std::uint64_t count, void* out) const;
+  // Gives back the mapping's pages that hold elements [first, first + count)
+  // (madvise MADV_DONTNEED, rounded out to whole pages: the mapping is
+  // read-only, so a page given back is read from the file again if needed).
+  void release(std::uint64_t first, std::uint64_t count) const;
 
  private:
   static NpyArray make(std::string name, std::shared_ptr<const detail::ArrayStorage> storage,
@@ -109,6 +119,7 @@ class NpyArray {
   void gather_fortran(std::uint64_t first, std::uint64_t count, std::byte* out) const;
 
   std::string path_;
+  std::string file_;
   NpyHeader header_{1, 0, DType::f4, false, false, {0}, 0};  // empty until opened: no elements
   std::shared_ptr<const detail::ArrayStorage> storage_;
   const std::byte* data_ = nullptr;

@@ -45,6 +45,12 @@ struct ProfileOptions {
   std::function<void(const std::string&)> progress;
 };
 
+// The message of an error met while profiling a layer (a NaN or an
+// out-of-range value in a trace, which the trace's reader reports by file and
+// element), naming the manifest or model directory and the layer too, unless
+// it already does. Every way of running a profile reports errors with it.
+std::string with_layer_context(const Network& network, const std::string& layer, const std::string& what);
+
 NetworkResult profile_network(const Network& network, const Engine& engine, const ProfileConfig& config,
                               const ProfileOptions& options);
 

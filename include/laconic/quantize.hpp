@@ -60,6 +60,8 @@ class NpyTensorSource final : public TensorSource {
   std::uint64_t size() const override { return total_; }
   void read(std::uint64_t first, std::uint64_t count, std::int64_t* out) const override;
   std::string name() const override;
+  // The pages of the files' mappings that hold only these elements.
+  void release(std::uint64_t first, std::uint64_t count) const override;
 
   const std::vector<NpyArray>& files() const { return files_; }
   const Quantization& quantization() const { return quantization_; }

@@ -26,6 +26,13 @@ std::string csv_report(const NetworkResult& result, bool per_sample);
 // The JSON document described in the README ("JSON report").
 std::string json_report(const NetworkResult& result, bool per_sample);
 
+// Writes the reports a run asked for, as `laconic profile` and `merge` do:
+// the JSON and CSV reports to their files (both or neither, atomically;
+// an empty path: not asked for); a path of "-" sends that report to stdout
+// in place of the Markdown report, which otherwise goes to stdout.
+void write_reports(const NetworkResult& result, bool per_sample, const std::string& json_path,
+                   const std::string& csv_path);
+
 // Checks that `path` can be written (its directory exists and is writable)
 // before a long run starts; throws laconic::Error if not.
 void check_writable(const std::string& path, const std::string& option);

@@ -31,6 +31,11 @@ class TensorSource {
   virtual void read(std::uint64_t first, std::uint64_t count, std::int64_t* out) const = 0;
   // What the values come from, for messages: a file name or a description.
   virtual std::string name() const = 0;
+  // Elements [first, first + count) will not be read again soon: memory that
+  // holds only them may go back to the system (pages of a memory-mapped
+  // file), so that a run over a trace larger than memory keeps a bounded
+  // resident set. Reading them again still works. Does nothing by default.
+  virtual void release(std::uint64_t /*first*/, std::uint64_t /*count*/) const {}
 };
 
 // Values held in memory: tests, generators and small inputs.

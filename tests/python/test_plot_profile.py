@@ -447,6 +447,11 @@ class BadInput(unittest.TestCase):
             damage(doc)
             self.fails(self.write(f"damaged{i}.json", json.dumps(doc)), phrase)
 
+    def test_partial_reports_are_refused(self):
+        doc = copy.deepcopy(hand_made_report())
+        doc["partial"] = {"shard": {"index": 1, "count": 2}}
+        self.fails(self.write("part-1.json", json.dumps(doc)), "a partial report", "laconic merge")
+
     def test_reports_of_laconic_0_1_are_refused(self):
         doc = copy.deepcopy(hand_made_report())
         del doc["schema"]
