@@ -296,6 +296,41 @@ TEST_F(RunCli, CheckpointedRunsResumeToTheSameReports) {
   }
 }
 
+// A report names the engines that computed its numbers: a resume names the
+// engine of the checkpoint's units, and its own only where it profiled some.
+TEST_F(RunCli, AResumedReportNamesTheEnginesThatComputedIt) {
+  const std::string ck = out_.file("ck");
+  auto engine_of = [&](const std::string& json_path) {
+    const std::string json = read_text(json_path);
+    const auto at = json.find("\"engine\": \"");
+    if (at == std::string::npos) return std::string("(no engine in ") + json_path + ")";
+    const auto begin = at + 11;
+    return json.substr(begin, json.find('"', begin) - begin);
+  };
+  auto run = [&](const std::vector<std::string>& extra, const std::string& json) {
+    std::vector<std::string> args = {"profile", manifest_, "-q", "--unit-samples", "1", "--checkpoint", ck, "--json", json};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const test::CliResult r = run_cli(args, out_);
+    EXPECT_EQ(r.status, 0) << r.describe();
+  };
+  // Shard 2 of 3 on the reference engine, then the whole run resumed on cpu.
+  run({"--engine", "reference", "--shard", "2/3"}, out_.file("part.json"));
+  EXPECT_EQ(engine_of(out_.file("part.json")), "reference");
+  run({"--engine", "cpu", "--resume", "--per-sample"}, out_.file("mixed.json"));
+  EXPECT_EQ(engine_of(out_.file("mixed.json")), "cpu+reference");
+  // Everything recorded: a resume on the reference engine computes nothing.
+  run({"--engine", "reference", "--resume"}, out_.file("none.json"));
+  EXPECT_EQ(engine_of(out_.file("none.json")), "cpu+reference");
+  // The counts are those of one plain run.
+  const std::string plain_json = plain().json;
+  auto without_engine = [&](std::string json) {
+    const auto at = json.find("\"engine\": \"");
+    if (at != std::string::npos) json.erase(at, json.find('"', at + 11) + 1 - at);
+    return json;
+  };
+  EXPECT_EQ(without_engine(read_text(out_.file("mixed.json"))), without_engine(plain_json));
+}
+
 TEST_F(RunCli, ResumeRefusesAnotherRunsCheckpoint) {
   const std::string ck = out_.file("ck");
   const std::vector<std::string> base = {"profile", manifest_, "--engine", "cpu", "-q", "--unit-samples", "2", "--checkpoint", ck};

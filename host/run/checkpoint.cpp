@@ -265,6 +265,7 @@ CheckpointContents read_checkpoint(const std::string& dir, const std::string& id
     }
     std::size_t offset = magic.size();
     bool first = true;
+    std::string log_engine;
     while (offset < bytes.size()) {
       const std::size_t left = bytes.size() - offset;
       if (left < 8) {  // cut short in its length or CRC
@@ -296,6 +297,7 @@ CheckpointContents read_checkpoint(const std::string& dir, const std::string& id
         } catch (const nlohmann::json::exception& e) {
           fail(offset, std::string("the run's identity is not valid JSON: ") + e.what());
         }
+        log_engine = engine_of_identity(recorded_identity);
         if (!differences.empty()) {
           std::string text = "checkpoint " + log + " was made by another run than this one, so --resume refuses it:";
           for (std::size_t i = 0; i < differences.size() && i < 20; ++i) text += "\n  " + differences[i];
@@ -317,6 +319,8 @@ CheckpointContents read_checkpoint(const std::string& dir, const std::string& id
           const auto it = out.units.find(unit.unit);
           if (it == out.units.end()) {
             kept_from[unit.unit] = log;
+            if (!log_engine.empty() && std::find(out.engines.begin(), out.engines.end(), log_engine) == out.engines.end())
+              out.engines.push_back(log_engine);
             out.units.emplace(unit.unit, std::move(unit));
           } else if (it->second.result != unit.result) {
             throw Error("checkpoint " + dir + ": " + plan.describe(plan.units[unit.unit]) + " is recorded in " +
@@ -329,6 +333,7 @@ CheckpointContents read_checkpoint(const std::string& dir, const std::string& id
     if (first && offset == bytes.size()) ++out.torn;  // the magic line alone: cut short before its identity
   }
   out.recorded = static_cast<std::size_t>(std::count(recorded.begin(), recorded.end(), true));
+  std::sort(out.engines.begin(), out.engines.end());
   return out;
 }
 

@@ -222,13 +222,26 @@ std::string run_identity(const Network& network, const ProfileConfig& config, co
   return doc.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
 
+std::string identity_with_engine(const std::string& identity, const std::string& engine) {
+  ordered_json doc = ordered_json::parse(identity);
+  doc["engine"] = engine;
+  return doc.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+}
+
+std::string engine_of_identity(const std::string& identity) {
+  const json doc = json::parse(identity);
+  return doc.contains("engine") && doc["engine"].is_string() ? doc["engine"].get<std::string>() : std::string();
+}
+
 std::vector<std::string> identity_differences(const std::string& recorded_text, const std::string& current_text,
                                               IdentityUse use, const std::string& there, const std::string& here) {
   const json recorded = json::parse(recorded_text), current = json::parse(current_text);
   std::vector<std::string> out;
   json a = recorded, b = current;
-  a.erase("traces");
-  b.erase("traces");
+  for (const char* key : {"traces", "engine"}) {
+    a.erase(key);
+    b.erase(key);
+  }
   diff(a, b, "", there, here, out);
 
   // Traces by tensor and path, so that a message names the file.

@@ -106,6 +106,28 @@ const std::vector<std::string>& engine_names() {
   return names;
 }
 
+// The names in `mine` over every rank, sorted, without repeats, joined by
+// '+' ("cpu+reference"); names outside engine_names() (a checkpoint written
+// by another version) are kept on one rank only. Collective.
+std::string engines_used(Comm& comm, const std::vector<std::string>& mine) {
+  int mask = 0;
+  std::vector<std::string> names;
+  for (const std::string& name : mine) {
+    const auto it = std::find(engine_names().begin(), engine_names().end(), name);
+    if (it != engine_names().end()) mask |= 1 << (it - engine_names().begin());
+    else if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+  }
+  int all = 0;
+  for (int m : comm.all_gather(mask)) all |= m;
+  for (std::size_t i = 0; i < engine_names().size(); ++i)
+    if ((all & (1 << i)) != 0 && std::find(names.begin(), names.end(), engine_names()[i]) == names.end())
+      names.push_back(engine_names()[i]);
+  std::sort(names.begin(), names.end());
+  std::string joined;
+  for (const auto& n : names) joined += (joined.empty() ? "" : "+") + n;
+  return joined;
+}
+
 }  // namespace
 
 std::string checkpoint_tag(const std::optional<Shard>& shard, int rank, int ranks) {
@@ -165,27 +187,20 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
   std::string note;
   failure = attempt(comm, [&] {
     engine = make_engine(q.engine, &note, engine_options);
-    if (!q.checkpoint.empty()) writer = std::make_unique<CheckpointWriter>(q.checkpoint, tag, identity);
+    if (!q.checkpoint.empty())
+      writer = std::make_unique<CheckpointWriter>(q.checkpoint, tag, identity_with_engine(identity, std::string(engine->name())));
   });
   if (any_failed(comm, failure, status)) return status;
-  std::string engine_name(engine->name());
-  if (many) {
-    const auto it = std::find(engine_names().begin(), engine_names().end(), engine_name);
-    const std::vector<int> codes = comm.all_gather(static_cast<int>(it - engine_names().begin()));
-    std::vector<std::string> used;
-    for (int c : codes) {
-      const std::string name = static_cast<std::size_t>(c) < engine_names().size() ? engine_names()[static_cast<std::size_t>(c)] : "?";
-      if (std::find(used.begin(), used.end(), name) == used.end()) used.push_back(name);
-    }
-    std::sort(used.begin(), used.end());
-    engine_name.clear();
-    for (const auto& n : used) engine_name += (engine_name.empty() ? "" : "+") + n;
-  }
+  // The engines of the ranks, for the line that starts the run; the report
+  // names the engines that computed its units (engines_used, below).
+  const std::string engine_name = engines_used(comm, {std::string(engine->name())});
 
   // 3. The run: this process's units in plan order, each recorded in the
   // checkpoint as it finishes. Ranks sum their progress without waiting for
   // each other.
   std::map<std::size_t, LayerResult> results;
+  const std::vector<std::string> resumed_engines = resumed.engines;
+  bool computed = false;  // whether this process's engine profiled any unit
   ProgressCounts local;
   for (auto& [u, d] : resumed.units) {
     results.emplace(u, std::move(d.result));
@@ -247,6 +262,7 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
       }
       if (writer) writer->append(encode_unit(unit, r));
       results.emplace(u, std::move(r));
+      computed = true;
       // Pages of the trace already profiled go back to the system (bounded
       // memory on traces larger than it).
       const auto per_sample = static_cast<std::uint64_t>(layer.shape.activations_per_sample());
@@ -298,6 +314,12 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
   }
   writer.reset();  // the log is complete; its lock is released
 
+  // What computed the report's numbers: this run's engines where they
+  // profiled a unit, and those of the checkpoint logs it resumed from.
+  std::vector<std::string> computed_by = resumed_engines;
+  if (computed) computed_by.emplace_back(engine->name());
+  std::string report_engine = engines_used(comm, computed_by);
+  if (report_engine.empty()) report_engine = engine_name;  // nothing to compute
   // 4. Rank 0 gathers every unit (integers only), merges them in plan order
   // and writes the reports.
   if (many) {
@@ -336,7 +358,7 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
     result.network = network.name;
     result.source = network.source;
     result.precision_profile = network.precision_profile;
-    result.engine = engine_name;
+    result.engine = report_engine;
     result.config = q.config;
     result.sample_limit = q.plan.sample_limit;
     if (q.shard) {

@@ -75,6 +75,9 @@ struct CheckpointContents {
   std::map<std::size_t, DecodedUnit> units;
   std::size_t torn = 0;       // records cut short at a log's end, dropped
   std::size_t recorded = 0;   // units recorded in the whole directory
+  // The engines that computed the units returned (from each log's identity
+  // record, identity_with_engine), sorted; logs that name none add nothing.
+  std::vector<std::string> engines;
 };
 
 // True when `dir` exists and holds a log (of `tag`, when not empty).

@@ -30,6 +30,14 @@ namespace laconic::run {
 // examined (stat or read).
 std::string run_identity(const Network& network, const ProfileConfig& config, const UnitPlan& plan);
 
+// `identity` with the name of the engine that computes the units recorded
+// under it (a checkpoint log's first record), so that a resumed run's report
+// names every engine that computed its numbers. The engine is not part of
+// what must agree (identity_differences ignores it).
+std::string identity_with_engine(const std::string& identity, const std::string& engine);
+// The engine `identity` names; empty when it names none.
+std::string engine_of_identity(const std::string& identity);
+
 // How strictly two identities must agree. A resume is on the same files
 // (inode included); shards merged may have read copies of the traces on
 // other machines' disks, so `merge` compares path, size, modification time
