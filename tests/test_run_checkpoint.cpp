@@ -198,7 +198,7 @@ TEST(RunCheckpoint, ALogOfAnotherRunIsRefusedWithEveryDifferenceNamed) {
   const Network fewer = memory_network({4, 2});
   const UnitPlan fewer_plan = make_plan(fewer, PlanOptions{0, 2});
   EXPECT_TRUE(throws_error([&] { read_checkpoint(ck, run_identity(fewer, ProfileConfig{}, fewer_plan), fewer_plan, whole(fewer_plan)); },
-                           {"layers[0].samples: 5 in the checkpoint, 4 in this run"}));
+                           {"layers[layer0].samples: 5 in the checkpoint, 4 in this run"}));
 }
 
 TEST(RunCheckpoint, UnitRecordedTwiceWithDifferentCountsIsAnError) {
@@ -256,6 +256,28 @@ TEST(RunIdentity, NamesTheTraceFileThatChanged) {
   EXPECT_NE(diffs[0].find("in a.json"), std::string::npos) << diffs[0];
 }
 
+// Layers on one side only are named in one line, and their traces are not
+// listed again; a configuration of no preset says so.
+TEST(RunIdentity, LayersOnOneSideOnlyAreNamedOnce) {
+  const Network two = memory_network({5, 2}), three = memory_network({5, 2, 3});
+  const std::string a = run_identity(two, ProfileConfig{}, make_plan(two, PlanOptions{}));
+  const std::string b = run_identity(three, ProfileConfig{}, make_plan(three, PlanOptions{}));
+  const auto diffs = identity_differences(a, b, IdentityUse::resume);
+  ASSERT_FALSE(diffs.empty());
+  EXPECT_NE(std::find(diffs.begin(), diffs.end(), "layers: layer2 in this run only"), diffs.end())
+      << testing::PrintToString(diffs);
+  for (const auto& d : diffs) EXPECT_EQ(d.find("layer 'layer2'"), std::string::npos) << d;
+
+  ProfileConfig custom;
+  custom.geometry(Accelerator::laconic).columns = 8;
+  const auto config = identity_differences(a, run_identity(two, custom, make_plan(two, PlanOptions{})),
+                                           IdentityUse::resume);
+  EXPECT_NE(std::find(config.begin(), config.end(),
+                      "config.preset: dnnsim in the checkpoint, custom (no preset) in this run"),
+            config.end())
+      << testing::PrintToString(config);
+}
+
 // Arrays named "file.npz:member" are identified by the archive that holds
 // them, once per tensor however many of its members the tensor reads.
 TEST(RunIdentity, AnNpzMemberIsIdentifiedByItsArchive) {
@@ -284,7 +306,8 @@ TEST(RunIdentity, AnNpzMemberIsIdentifiedByItsArchive) {
                                    IdentityUse::resume)
                   .empty());
 
-  // The archive rewritten with other weights: both tensors name it.
+  // The archive rewritten with other weights: one line for the archive, which
+  // both tensors read.
   std::vector<std::int8_t> w2 = w;
   w2[0] = static_cast<std::int8_t>(w2[0] ^ 1);
   write_npz(archive,
@@ -295,7 +318,8 @@ TEST(RunIdentity, AnNpzMemberIsIdentifiedByItsArchive) {
   const auto diffs =
       identity_differences(before, run_identity(load_network(manifest), ProfileConfig{}, plan), IdentityUse::resume);
   ASSERT_FALSE(diffs.empty());
-  EXPECT_NE(diffs[0].find("layer 'fc' activations file " + path), std::string::npos) << diffs[0];
+  EXPECT_NE(diffs[0].find("layer 'fc' activations (and 1 other tensor) file " + path + ": "), std::string::npos)
+      << diffs[0];
 }
 
 }  // namespace

@@ -198,7 +198,7 @@ TEST(RunCodec, RefusesWordsThatAreNotAUnitOfThePlan) {
   EXPECT_TRUE(refused(changed(0, 2), "codec version 2"));
   EXPECT_TRUE(refused(changed(1, 9), "not in the plan"));
   EXPECT_TRUE(refused(changed(1, 0), "unit 0"));
-  EXPECT_TRUE(refused(changed(3, 0), "samples 0..4"));
+  EXPECT_TRUE(refused(changed(3, 0), "samples [0, 4)"));
   EXPECT_TRUE(refused(changed(5, 12), "histograms of 12"));
   EXPECT_TRUE(refused(changed(kUnitHeaderWords, 3), "entry 0 is sample 3"));
   EXPECT_TRUE(refused(changed(kUnitHeaderWords + 1, 1), "MACs"));

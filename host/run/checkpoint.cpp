@@ -286,7 +286,8 @@ CheckpointContents read_checkpoint(const std::string& dir, const std::string& id
           break;
         }
         fail(offset, "the record's CRC-32 does not match its " + std::to_string(length) +
-                         " bytes (the log is damaged; records after it follow)");
+                         " bytes: the log is damaged (records follow it, so it is not a record cut short by an "
+                         "interruption); remove " + dir + " or give another --checkpoint directory to start afresh");
       }
       if (first) {
         first = false;

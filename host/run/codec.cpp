@@ -40,7 +40,7 @@ DecodedUnit decode_unit(const std::uint64_t* words, std::size_t count, const Uni
   const Unit& unit = plan.units[static_cast<std::size_t>(words[1])];
   if (words[2] != unit.layer || words[3] != unit.begin || words[4] != unit.end)
     fail("unit " + std::to_string(unit.index) + " is layer #" + std::to_string(words[2]) + " samples " +
-         std::to_string(words[3]) + ".." + std::to_string(words[4]) + ", but the plan's " + plan.describe(unit) +
+         range_text(words[3], words[4]) + ", but the plan's " + plan.describe(unit) +
          " is layer #" + std::to_string(unit.layer));
   if (words[5] != kMaxTerms + 1)
     fail("histograms of " + std::to_string(words[5]) + " entries, not " + std::to_string(kMaxTerms + 1));

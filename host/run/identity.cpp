@@ -10,6 +10,7 @@
 #include <chrono>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <system_error>
 
@@ -145,26 +146,73 @@ std::string text_of(const json& v) {
   return s.size() <= 120 ? s : s.substr(0, 117) + "...";
 }
 
-// Every difference of two JSON values, by path.
+// A value as a difference line shows it: a null preset is a configuration
+// that matches no preset (as compare says).
+std::string shown(const json& v, const std::string& where) {
+  if (v.is_null() && where == "config.preset") return "custom (no preset)";
+  return text_of(v);
+}
+
+// The "name" of every element of an array of named objects, or nothing when
+// some element has none.
+std::optional<std::vector<std::string>> names_of(const json& array) {
+  std::vector<std::string> names;
+  for (const json& e : array) {
+    if (!e.is_object() || !e.contains("name") || !e["name"].is_string()) return std::nullopt;
+    names.push_back(e["name"].get<std::string>());
+  }
+  return names;
+}
+
+std::string joined(const std::vector<std::string>& names) {
+  std::string out;
+  for (std::size_t i = 0; i < names.size() && i < 12; ++i) out += (i == 0 ? "" : ", ") + names[i];
+  if (names.size() > 12) out += ", ... (" + std::to_string(names.size()) + " in all)";
+  return out;
+}
+
+// Every difference of two JSON values, by path. Arrays of named objects (the
+// layers) are compared by name: the names on one side only, then each
+// common element.
 void diff(const json& a, const json& b, const std::string& where, const std::string& there, const std::string& here,
           std::vector<std::string>& out) {
   if (a.is_object() && b.is_object()) {
     for (const auto& item : a.items()) {
       const std::string at = where.empty() ? item.key() : where + "." + item.key();
-      if (!b.contains(item.key())) out.push_back(at + ": " + text_of(item.value()) + " in " + there + ", absent in " + here);
+      if (!b.contains(item.key())) out.push_back(at + ": " + shown(item.value(), at) + " in " + there + ", absent in " + here);
       else diff(item.value(), b[item.key()], at, there, here, out);
     }
     for (const auto& item : b.items())
-      if (!a.contains(item.key()))
-        out.push_back((where.empty() ? item.key() : where + "." + item.key()) + ": absent in " + there + ", " +
-                      text_of(item.value()) + " in " + here);
+      if (!a.contains(item.key())) {
+        const std::string at = where.empty() ? item.key() : where + "." + item.key();
+        out.push_back(at + ": absent in " + there + ", " + shown(item.value(), at) + " in " + here);
+      }
     return;
   }
-  if (a.is_array() && b.is_array() && a.size() == b.size()) {
-    for (std::size_t i = 0; i < a.size(); ++i) diff(a[i], b[i], where + "[" + std::to_string(i) + "]", there, here, out);
-    return;
+  if (a.is_array() && b.is_array()) {
+    const auto na = names_of(a), nb = names_of(b);
+    if (na && nb && *na != *nb) {
+      std::vector<std::string> only_a, only_b;
+      for (const auto& n : *na)
+        if (std::find(nb->begin(), nb->end(), n) == nb->end()) only_a.push_back(n);
+      for (const auto& n : *nb)
+        if (std::find(na->begin(), na->end(), n) == na->end()) only_b.push_back(n);
+      if (!only_a.empty()) out.push_back(where + ": " + joined(only_a) + " in " + there + " only");
+      if (!only_b.empty()) out.push_back(where + ": " + joined(only_b) + " in " + here + " only");
+      if (only_a.empty() && only_b.empty()) out.push_back(where + ": the same names in another order");
+      for (std::size_t i = 0; i < na->size(); ++i) {
+        const auto j = std::find(nb->begin(), nb->end(), (*na)[i]);
+        if (j != nb->end()) diff(a[i], b[static_cast<std::size_t>(j - nb->begin())], where + "[" + (*na)[i] + "]", there, here, out);
+      }
+      return;
+    }
+    if (a.size() == b.size()) {
+      for (std::size_t i = 0; i < a.size(); ++i)
+        diff(a[i], b[i], where + "[" + (na ? (*na)[i] : std::to_string(i)) + "]", there, here, out);
+      return;
+    }
   }
-  if (a != b) out.push_back(where + ": " + text_of(a) + " in " + there + ", " + text_of(b) + " in " + here);
+  if (a != b) out.push_back(where + ": " + shown(a, where) + " in " + there + ", " + shown(b, where) + " in " + here);
 }
 
 std::string trace_key(const json& t) {
@@ -250,15 +298,40 @@ std::vector<std::string> identity_differences(const std::string& recorded_text, 
   const json& tb = current.contains("traces") ? current["traces"] : empty;
   std::map<std::string, const json*> by_key;
   for (const json& t : tb) by_key.emplace(trace_key(t), &t);
+  // The traces of a layer on one side only: that layer's line above says it.
+  std::vector<std::string> one_sided;
+  if (recorded.contains("layers") && current.contains("layers")) {
+    const auto na = names_of(recorded["layers"]), nb = names_of(current["layers"]);
+    if (na && nb) {
+      auto add = [&](const std::vector<std::string>& from, const std::vector<std::string>& other) {
+        for (const auto& n : from)
+          if (std::find(other.begin(), other.end(), n) == other.end())
+            for (const char* tensor : {"activations", "weights"}) one_sided.push_back("layer '" + n + "' " + tensor);
+      };
+      add(*na, *nb);
+      add(*nb, *na);
+    }
+  }
+  auto said = [&](const json& t) {
+    return std::find(one_sided.begin(), one_sided.end(), t.value("tensor", std::string())) != one_sided.end();
+  };
+  // One line per file and difference, naming the first tensor that reads
+  // the file and how many others do (the layers of one .npz archive).
+  std::vector<std::pair<std::string, std::string>> lines;  // (file and difference, first tensor)
+  std::map<std::string, std::size_t> tensors;               // by file and difference
+  auto say = [&](const json& t, const std::string& what) {
+    const std::string file = t.contains("path") && t["path"].is_string() ? t["path"].get<std::string>() : "(in memory)";
+    const std::string key = "file " + file + ": " + what;
+    if (tensors[key]++ == 0) lines.emplace_back(key, t.value("tensor", std::string("?")));
+  };
+  std::map<std::string, std::uint32_t> content_crc;  // a file read again once
   std::map<std::string, bool> seen;
   for (const json& t : ta) {
     const std::string key = trace_key(t);
     seen[key] = true;
-    const std::string name = t.value("tensor", std::string("?")) + " file " +
-                             (t.contains("path") && t["path"].is_string() ? t["path"].get<std::string>() : "(in memory)");
     const auto it = by_key.find(key);
     if (it == by_key.end()) {
-      out.push_back(name + ": in " + there + ", not read by " + here);
+      if (!said(t)) say(t, "in " + there + ", not read by " + here);
       continue;
     }
     const json& c = *it->second;
@@ -269,24 +342,29 @@ std::vector<std::string> identity_differences(const std::string& recorded_text, 
         const std::string what = std::string(field) == "mtime_ns" ? "modification time (ns)"
                                  : std::string(field) == "header_crc32" ? "CRC-32 of its first 4 KiB"
                                                                         : std::string(field);
-        out.push_back(name + ": " + what + " " + (t.contains(field) ? text_of(t[field]) : "absent") + " in " + there +
-                      ", " + (c.contains(field) ? text_of(c[field]) : "absent") + " in " + here);
+        say(t, what + " " + (t.contains(field) ? text_of(t[field]) : "absent") + " in " + there + ", " +
+                   (c.contains(field) ? text_of(c[field]) : "absent") + " in " + here);
       }
     }
     if (use == IdentityUse::resume && t.contains("content_crc32") && c.contains("path") && c["path"].is_string()) {
       const std::string path = c["path"].get<std::string>();
-      const Fd fd = open_trace(path);
-      const std::uint32_t crc = file_crc32(fd.get(), path, 0);
-      if (t["content_crc32"] != crc)
-        out.push_back(name + ": its content changed (CRC-32 " + text_of(t["content_crc32"]) + " in " + there + ", " +
-                      std::to_string(crc) + " in " + here + ")");
+      auto crc = content_crc.find(path);
+      if (crc == content_crc.end()) {
+        const Fd fd = open_trace(path);
+        crc = content_crc.emplace(path, file_crc32(fd.get(), path, 0)).first;
+      }
+      if (t["content_crc32"] != crc->second)
+        say(t, "its content changed (CRC-32 " + text_of(t["content_crc32"]) + " in " + there + ", " +
+                   std::to_string(crc->second) + " in " + here + ")");
     }
   }
   for (const json& t : tb)
-    if (!seen.count(trace_key(t)))
-      out.push_back(t.value("tensor", std::string("?")) + " file " +
-                    (t.contains("path") && t["path"].is_string() ? t["path"].get<std::string>() : "(in memory)") +
-                    ": read by " + here + ", not in " + there);
+    if (!seen.count(trace_key(t)) && !said(t)) say(t, "read by " + here + ", not in " + there);
+  for (const auto& [key, first] : lines) {
+    const std::size_t more = tensors[key] - 1;
+    out.push_back(first + (more == 0 ? "" : " (and " + std::to_string(more) + " other tensor" + (more == 1 ? "" : "s") + ")") +
+                  " " + key);
+  }
   return out;
 }
 

@@ -77,7 +77,7 @@ std::string partial_report(const NetworkResult& result, const UnitPlan& plan, Sh
   std::ostringstream out;
   out << text << ",\n  \"partial\": {\n    \"shard\": "
       << ordered_json{{"index", shard.index + 1}, {"count", shard.count}}.dump()
-      << ",\n    \"units\": " << ordered_json{{"first", block.first}, {"last", block.last}, {"total", plan.units.size()}}.dump()
+      << ",\n    \"units\": " << ordered_json{{"first", block.first}, {"end", block.last}, {"total", plan.units.size()}}.dump()
       << ",\n    \"identity\": " << identity << ",\n    \"results\": [";
   bool first = true;
   for (std::size_t u = block.first; u < block.last; ++u) {
@@ -157,10 +157,10 @@ PartialInput read_partial(const std::string& path) {
   p.shard = Shard{static_cast<std::size_t>(index - 1), static_cast<std::size_t>(shards)};
   const json& units = member(partial, "units", "partial", path);
   p.block.first = static_cast<std::size_t>(count_of(units, "first", "partial.units", path));
-  p.block.last = static_cast<std::size_t>(count_of(units, "last", "partial.units", path));
+  p.block.last = static_cast<std::size_t>(count_of(units, "end", "partial.units", path));
   p.total = static_cast<std::size_t>(count_of(units, "total", "partial.units", path));
   if (p.block.first > p.block.last || p.block.last > p.total)
-    fail(path, "partial.units: units " + std::to_string(p.block.first) + ".." + std::to_string(p.block.last) +
+    fail(path, "partial.units: units " + range_text(p.block.first, p.block.last) +
                    " are not within the " + std::to_string(p.total) + " units of the run");
   const json& identity = member(partial, "identity", "partial", path);
   if (!identity.is_object()) fail(path, "partial.identity is not an object");
@@ -267,8 +267,8 @@ NetworkResult merge_partial_reports(const std::vector<std::string>& paths) {
       if (count_of(entry, "unit", where, in.path) != d.unit || string_of(entry, "layer", where, in.path) != plan.layers[unit.layer].name)
         fail(in.path, where + " names another unit than its counts hold (" + plan.describe(unit) + ")");
       if (!in.block.contains(d.unit))
-        fail(in.path, where + ": " + plan.describe(unit) + " is outside the shard's units " + std::to_string(in.block.first) +
-                          ".." + std::to_string(in.block.last));
+        fail(in.path, where + ": " + plan.describe(unit) + " is outside the shard's units " +
+                          range_text(in.block.first, in.block.last));
       const auto [it, fresh] = holder.emplace(d.unit, in.path);
       if (!fresh)
         throw Error(plan.describe(unit) + " is in both " + it->second + " and " + in.path +

@@ -17,7 +17,7 @@ std::uint64_t sample_cost(const PlanLayer& layer) {
 
 std::string UnitPlan::describe(const Unit& unit) const {
   return "unit " + std::to_string(unit.index) + " (layer '" + layers[unit.layer].name + "', samples " +
-         std::to_string(unit.begin) + ".." + std::to_string(unit.end) + ")";
+         range_text(unit.begin, unit.end) + ")";
 }
 
 UnitPlan make_plan(const Network& network, const PlanOptions& options) {
@@ -92,7 +92,7 @@ UnitPlan make_plan(std::vector<PlanLayer> layers, const PlanOptions& options) {
 Block split(const UnitPlan& plan, Block within, std::size_t part, std::size_t parts) {
   if (parts == 0 || part >= parts || within.last > plan.units.size() || within.first > within.last)
     throw Error("internal: part " + std::to_string(part) + " of " + std::to_string(parts) + " of units " +
-                std::to_string(within.first) + ".." + std::to_string(within.last));
+                range_text(within.first, within.last));
   // Weights are costs + 1, so that units without samples still spread.
   std::vector<Wide> prefix(within.size() + 1, 0);
   for (std::size_t i = 0; i < within.size(); ++i) prefix[i + 1] = prefix[i] + plan.units[within.first + i].cost + 1;

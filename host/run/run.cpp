@@ -234,7 +234,7 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
     std::string what = std::to_string(network.layers.size()) + " layers, " + std::to_string(plan.units.size()) + " units";
     if (q.shard)
       what += "; shard " + std::to_string(q.shard->index + 1) + "/" + std::to_string(q.shard->count) + ": units " +
-              std::to_string(block.first) + ".." + std::to_string(block.last);
+              range_text(block.first, block.last);
     std::cerr << "laconic: profiling " << network.name << " (" << what << ") on the " << engine_name << " engine with "
               << omp_get_max_threads() << " thread(s)" << (many ? " on each of " + std::to_string(ranks) + " ranks" : "")
               << "\n";
@@ -365,8 +365,8 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
       result.layers = assemble_layers(plan, layer_infos(network), results, false);
       write_files_atomically({{q.json_path, partial_report(result, plan, *q.shard, block, identity, results)}});
       if (!q.quiet)
-        std::cerr << "laconic: shard " << q.shard->index + 1 << "/" << q.shard->count << ": units " << block.first
-                  << ".." << block.last << " of " << plan.units.size() << " written to " << q.json_path
+        std::cerr << "laconic: shard " << q.shard->index + 1 << "/" << q.shard->count << ": units " << range_text(block.first, block.last)
+                  << " of " << plan.units.size() << " written to " << q.json_path
                   << " (a partial report; laconic merge sums the shards' reports into the run's)\n";
       return 0;
     }

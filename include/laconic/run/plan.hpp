@@ -74,7 +74,7 @@ struct UnitPlan {
   std::uint64_t macs = 0;                    // of every unit
   std::uint64_t images = 0;                  // the most samples of any layer
 
-  std::string describe(const Unit& unit) const;  // "unit 7 (layer 'conv1', samples 8..12)"
+  std::string describe(const Unit& unit) const;  // "unit 7 (layer 'conv1', samples [8, 12))"
 };
 
 // The plan of `network` (its layers, in order). Throws laconic::Error when a
@@ -88,6 +88,7 @@ UnitPlan make_plan(const Network& network, const PlanOptions& options);
 UnitPlan make_plan(std::vector<PlanLayer> layers, const PlanOptions& options);
 
 // Units [first, last) of the plan.
+// Units [first, last) of a plan: `last` is one past the block's last unit.
 struct Block {
   std::size_t first = 0, last = 0;
   std::size_t size() const { return last - first; }
@@ -101,5 +102,9 @@ struct Block {
 // MPI ranks split a shard's block (or the whole plan).
 Block split(const UnitPlan& plan, Block within, std::size_t part, std::size_t parts);
 inline Block whole(const UnitPlan& plan) { return Block{0, plan.units.size()}; }
+// A half-open range as messages write it: "[8, 12)".
+inline std::string range_text(std::uint64_t begin, std::uint64_t end) {
+  return "[" + std::to_string(begin) + ", " + std::to_string(end) + ")";
+}
 
 }  // namespace laconic::run
