@@ -1,9 +1,14 @@
 #include "cli_options.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
+#include <map>
 #include <cmath>
 #include <cstdlib>
 #include <sstream>
+
+#include "suggest.hpp"
 
 namespace laconic::cli {
 
@@ -26,14 +31,47 @@ std::string trimmed(const std::string& text) {
 
 }  // namespace
 
-void check_values(const cxxopts::ParseResult& r) {
+void check_values(const cxxopts::ParseResult& r, const std::vector<std::string>& repeatable) {
+  std::map<std::string, std::string> given;
   for (const auto& kv : r.arguments()) {
     const std::string& value = kv.value();
-    if (value.size() > 1 && value[0] == '-' && !is_number(value))
+    const bool numeric = value.size() > 1 && (std::isdigit(static_cast<unsigned char>(value[1])) != 0 || is_number(value));
+    if (value.size() > 1 && value[0] == '-' && !numeric)
       throw UsageError("--" + kv.key() + " takes a value, but was given '" + value +
                        "', which looks like an option (give the value after --" + kv.key() +
                        "; a file of that name is ./" + value + ")");
+    if (std::find(repeatable.begin(), repeatable.end(), kv.key()) != repeatable.end()) continue;
+    const auto [it, fresh] = given.emplace(kv.key(), value);
+    if (!fresh && it->second != value)
+      throw UsageError("--" + kv.key() + " is given twice, as '" + it->second + "' and as '" + value +
+                       "'; give it once");
   }
+}
+
+cxxopts::ParseResult parse(cxxopts::Options& options, int argc, char** argv, const std::string& command) {
+  std::vector<std::string> known;
+  for (const std::string& group : options.groups())
+    for (const auto& option : options.group_help(group).options)
+      for (const std::string& name : option.l) known.push_back(name);
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") break;  // the rest are positional
+    if (arg.size() <= 2 || arg.compare(0, 2, "--") != 0) continue;
+    const std::string name = arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 2);
+    if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+    std::string nearest;
+    std::size_t best = 3;
+    for (const std::string& k : known) {
+      const std::size_t d = edit_distance(name, k);
+      if (d < best) {
+        best = d;
+        nearest = k;
+      }
+    }
+    throw UsageError("unknown option --" + name + (nearest.empty() ? "" : " (did you mean --" + nearest + "?)") +
+                     "; see laconic " + command + " --help");
+  }
+  return options.parse(argc, argv);
 }
 
 std::int64_t whole_number(const cxxopts::ParseResult& r, const std::string& name, std::int64_t minimum) {

@@ -17,9 +17,17 @@ struct UsageError : std::runtime_error {
 
 // Refuses an option's value that looks like another option: `--json -q`
 // would otherwise write a file named "-q" and not be quiet. A value that
-// starts with '-' is accepted when it is "-" alone or a number (whose range
-// the option checks); a file whose name starts with '-' can be given as ./-q.
-void check_values(const cxxopts::ParseResult& r);
+// starts with '-' is accepted when it is "-" alone or starts with a number
+// ("-1", "-1/2": the option checks it); a file whose name starts with '-'
+// can be given as ./-q. Also refuses an option given twice with different
+// values (`--shard 1/3 ... --shard 2/3`: one would silently win), except
+// the options in `repeatable`, which apply each value in order.
+void check_values(const cxxopts::ParseResult& r, const std::vector<std::string>& repeatable = {});
+
+// options.parse(argc, argv), after refusing a long option `options` does not
+// know with a UsageError that suggests the nearest one ("unknown option
+// --jsn (did you mean --json?)"); `command` names the subcommand for --help.
+cxxopts::ParseResult parse(cxxopts::Options& options, int argc, char** argv, const std::string& command);
 
 // Whole-number options, given as text so that `--samples two` names the
 // option: the value of --name, at least `minimum`.

@@ -259,14 +259,14 @@ int run_profile(int argc, char** argv) {
     ("h,help", "Show this help");
   // clang-format on
   options.parse_positional({"network"});
-  const auto r = options.parse(argc, argv);
+  const auto r = laconic::cli::parse(options, argc, argv, "profile");
   laconic::run::Comm& comm = laconic::run::Comm::world();
   if (r.count("help")) {
     if (comm.rank() == 0) std::cout << options.help({"Input", "Accelerators", "Run", "Output"}) << kProfileHelpEpilogue;
     return 0;
   }
   if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");
-  laconic::cli::check_values(r);
+  laconic::cli::check_values(r, {"geometry", "column-registers"});
   if (r.count("network") == 0) throw UsageError("profile needs a NETWORK (see laconic profile --help)");
   set_threads(r);
 
@@ -308,8 +308,10 @@ int run_profile(int argc, char** argv) {
       throw UsageError(e.what());
     }
     // A shard's report is partial: only JSON, which laconic merge reads.
-    if (q.json_path.empty() || q.json_path == "-")
+    if (q.json_path.empty())
       throw UsageError("--shard needs --json FILE (its partial report, for laconic merge)");
+    if (q.json_path == "-")
+      throw UsageError("--shard writes its partial report to a file for laconic merge, not to stdout: give --json FILE");
     if (!q.csv_path.empty() || q.per_sample)
       throw UsageError("--shard writes a partial JSON report only; give --csv and --per-sample to laconic merge");
     if (q.verify) throw UsageError("--verify checks a whole run; run it without --shard");
@@ -333,7 +335,7 @@ int run_merge(int argc, char** argv) {
     ("h,help", "Show this help");
   // clang-format on
   options.parse_positional({"reports"});
-  const auto r = options.parse(argc, argv);
+  const auto r = laconic::cli::parse(options, argc, argv, "merge");
   if (r.count("help")) {
     std::cout << options.help()
               << "\nEvery unit of the run must be in exactly one report, and the reports must be of one\n"
@@ -344,7 +346,7 @@ int run_merge(int argc, char** argv) {
     return 0;
   }
   if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");
-  laconic::cli::check_values(r);
+  laconic::cli::check_values(r, {"reports"});
   const auto reports = r.count("reports") ? r["reports"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (reports.empty()) throw UsageError("merge needs the partial reports of a run (see laconic merge --help)");
   const bool per_sample = r.count("per-sample") > 0;
@@ -385,7 +387,7 @@ int run_synth(int argc, char** argv) {
     ("h,help", "Show this help");
   // clang-format on
   options.parse_positional({"arch"});
-  const auto r = options.parse(argc, argv);
+  const auto r = laconic::cli::parse(options, argc, argv, "synth");
   if (r.count("help")) {
     std::cout << options.help();
     return 0;
@@ -443,7 +445,7 @@ int run_compare(int argc, char** argv) {
     ("h,help", "Show this help");
   // clang-format on
   options.parse_positional({"reports"});
-  const auto r = options.parse(argc, argv);
+  const auto r = laconic::cli::parse(options, argc, argv, "compare");
   if (r.count("help")) {
     std::cout << options.help()
               << "\nThe Markdown comparison goes to stdout: the two configurations with what differs\n"
@@ -463,7 +465,7 @@ int run_compare(int argc, char** argv) {
     return 0;
   }
   if (!r.unmatched().empty()) throw UsageError("unexpected argument '" + r.unmatched().front() + "'");
-  laconic::cli::check_values(r);
+  laconic::cli::check_values(r, {"reports"});
   const auto reports = r.count("reports") ? r["reports"].as<std::vector<std::string>>() : std::vector<std::string>{};
   if (reports.size() != 2)
     throw UsageError("compare needs two reports, A.json B.json, not " + std::to_string(reports.size()) +
@@ -496,7 +498,7 @@ int run_compare(int argc, char** argv) {
 int run_info(int argc, char** argv) {
   cxxopts::Options options("laconic info", "Version, threads, the CUDA device, if any, and MPI.");
   options.add_options()("h,help", "Show this help");
-  const auto r = options.parse(argc, argv);
+  const auto r = laconic::cli::parse(options, argc, argv, "info");
   if (r.count("help")) {
     std::cout << options.help();
     return 0;

@@ -227,6 +227,12 @@ TEST_F(CliProfile, UsageErrorsExitWithStatus2) {
       {{manifest_, "--tiles", "abc"}, "--tiles must be a positive whole number, not 'abc'"},
       // A value that is another option, and '-' where no stream makes sense.
       {{manifest_, "--json", "-q"}, "--json takes a value, but was given '-q', which looks like an option"},
+      // An unknown option suggests the nearest; an option given twice with two values is refused.
+      {{manifest_, "--jsn", "x.json"}, "unknown option --jsn (did you mean --json?); see laconic profile --help"},
+      {{manifest_, "--encodng=naf"}, "unknown option --encodng (did you mean --encoding?)"},
+      {{manifest_, "--encoding", "naf", "--encoding", "booth"}, "--encoding is given twice, as 'naf' and as 'booth'"},
+      {{manifest_, "--shard", "-1/2", "--json", "x.json"}, "--shard must be I/N with 1 <= I <= N"},
+      {{manifest_, "--shard", "1/2", "--json", "-"}, "--shard writes its partial report to a file for laconic merge, not to stdout"},
       {{manifest_, "--csv", "--per-sample"}, "--csv takes a value, but was given '--per-sample'"},
       {{manifest_, "--json", "-", "--csv", "-"}, "--json - and --csv - cannot both go to stdout"},
       {{manifest_, "--config", "-"}, "--config needs a file name: '-' (standard input or output) is not read"},

@@ -203,7 +203,9 @@ TEST_F(RunCli, ShardsMergeIntoTheReportsOfOnePlainRun) {
 
 TEST_F(RunCli, MergeRefusesWhatIsNotOneWholeRun) {
   auto shard = [&](const std::string& which, const std::string& path, std::vector<std::string> extra = {}) {
-    std::vector<std::string> args = {"profile", manifest_, "--engine", "cpu", "-q", "--unit-samples", "2", "--shard", which, "--json", path};
+    std::vector<std::string> args = {"profile", manifest_, "--engine", "cpu", "-q", "--shard", which, "--json", path};
+    // --unit-samples 2 unless `extra` gives another (an option is given once).
+    if (std::find(extra.begin(), extra.end(), "--unit-samples") == extra.end()) args.insert(args.end(), {"--unit-samples", "2"});
     args.insert(args.end(), extra.begin(), extra.end());
     const test::CliResult r = run_cli(args, out_);
     EXPECT_EQ(r.status, 0) << r.describe();
