@@ -119,6 +119,9 @@ units are what MPI ranks, shards and checkpoints share out:
   mpirun -np N laconic profile ...        the units over N ranks; rank 0 writes the reports
   --shard I/N --json part-I.json          one shard's units, a partial report for laconic merge
   --checkpoint DIR [--resume]             record each finished unit; --resume skips them
+
+Exit status: 0 success, 1 bad input or a failed run, 2 bad usage, 3 --verify found
+a difference from the reference engine.
 )";
 
 // The run's accelerator settings from the options, in the order of
@@ -248,14 +251,16 @@ int run_profile(int argc, char** argv) {
      cxxopts::value<std::string>())
     ("shard", "I/N: profile shard I of N of the units and write a partial report (--json) for laconic merge",
      cxxopts::value<std::string>())
-    ("checkpoint", "Record each finished unit durably in directory DIR", cxxopts::value<std::string>())
+    ("checkpoint", "Record each finished unit durably in directory DIR (created, with its parents, if missing)",
+     cxxopts::value<std::string>())
     ("resume", "With --checkpoint: skip the units DIR records (same configuration and traces only)");
   options.add_options("Output")
     ("json", "Write the JSON report (schema 2, see the README) to FILE; - writes it to stdout instead of "
              "the Markdown report", cxxopts::value<std::string>())
     ("csv", "Write the CSV report (one row per layer, the configuration in its last columns) to FILE; - "
             "writes it to stdout instead of the Markdown report", cxxopts::value<std::string>())
-    ("per-sample", "Add per-sample rows to the CSV and per_sample lists to the JSON (needs --json or --csv)")
+    ("per-sample", "Add per-sample rows to the CSV and per_sample lists to the JSON (without --json or --csv "
+                   "it changes nothing, and says so)")
     ("h,help", "Show this help");
   // clang-format on
   options.parse_positional({"network"});

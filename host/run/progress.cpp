@@ -81,6 +81,9 @@ std::string rate_text(double per_second) {
   return buf;
 }
 
+// "1 image", "2 images".
+std::string images_text(std::uint64_t n) { return std::to_string(n) + (n == 1 ? " image" : " images"); }
+
 }  // namespace
 
 std::string Progress::line(ProgressCounts done, double now) {
@@ -158,7 +161,7 @@ void Progress::finish(ProgressCounts done) {
   const std::uint64_t cost = done.cost - std::min(done.cost, resumed_.cost);
   std::string text = "done: " + std::to_string(done.units) + "/" + std::to_string(total_.units) + " units";
   if (resumed_.units > 0) text += " (" + std::to_string(resumed_.units) + " from the checkpoint)";
-  text += ", " + std::to_string(images_total_) + " images in " + clock_text(elapsed);
+  text += ", " + images_text(images_total_) + " in " + clock_text(elapsed);
   if (elapsed > 0 && cost > 0)
     text += ", " + rate_text(images_of(cost) / elapsed) + " images/s, " + si_text(static_cast<double>(macs) / elapsed) + "MAC/s";
   out_ << "laconic: " << text << "\n" << std::flush;

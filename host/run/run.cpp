@@ -209,13 +209,14 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
     local.cost += plan.units[u].cost;
   }
   resumed.units.clear();
-  // A shard's images: the run's, times its share of the run's cost.
+  // A shard's images: the run's, times its share of the run's cost, rounded
+  // up (a shard with any unit does some image's work).
   const ProgressCounts block_total = totals_of(plan, block), plan_total = totals_of(plan, whole(plan));
+  __extension__ typedef unsigned __int128 Wide;  // images × cost may pass 2^64
   const std::uint64_t images =
-      plan_total.cost == 0 ? plan.images
-                           : static_cast<std::uint64_t>(static_cast<double>(plan.images) *
-                                                            static_cast<double>(block_total.cost) /
-                                                            static_cast<double>(plan_total.cost) + 0.5);
+      plan_total.cost == 0
+          ? plan.images
+          : static_cast<std::uint64_t>((Wide{plan.images} * block_total.cost + plan_total.cost - 1) / plan_total.cost);
   Progress progress(root ? progress_mode_for_stderr(q.quiet) : ProgressMode::off, std::cerr, block_total, images);
   // Sums over the ranks: units, MACs and cost done, ranks done, ranks failed.
   Comm::RunningSum sum(comm);
