@@ -360,8 +360,18 @@ class Behaviour(unittest.TestCase):
         self.assertEqual(self.hooks(), 0)
         with self.assertRaisesRegex(laconic.Error, "no forward pass of the model completed"):
             prof.report()
-        with self.assertRaisesRegex(laconic.Error, "layer '3': no quantization of its activations"):
+        # A mapping is checked against the model when the profiler is made.
+        with self.assertRaisesRegex(laconic.Error, r"activations: no quantization for layer\(s\) 3 \(the mapping "
+                                                   "names 1 layer"):
             profile_live(self.model, [self.x], activations={"0": laconic.Fixed(8, 8)}, weights=laconic.Fixed(1, 15))
+        fixed = laconic.Fixed(8, 8)
+        with self.assertRaisesRegex(laconic.Error, r"weights: layer '03' is not in the model; did you mean 3, 0\?"):
+            lt.Profiler(self.model, activations=fixed, weights={"0": fixed, "3": fixed, "03": fixed})
+        with self.assertRaisesRegex(laconic.Error, "activations: layer '1' is a ReLU, not a Conv2d or Linear"):
+            lt.Profiler(self.model, activations={"0": fixed, "1": fixed, "3": fixed}, weights=fixed)
+        # Layers left out of the profile may be in the mapping (a calibration of every layer).
+        lt.Profiler(self.model, activations={"0": fixed, "3": fixed}, weights=fixed, layers=["3"], engine="cpu",
+                    quiet=True)
 
     def test_a_layer_called_twice(self):
         class Twice(nn.Module):

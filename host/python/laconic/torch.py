@@ -172,6 +172,28 @@ def _check_specs(specs, what: str, *, activations: bool) -> None:
                         "or use laconic.Fixed")
 
 
+def _check_names(specs, what: str, model, chosen: Sequence[str]) -> None:
+    """A mapping of quantizations names only layers of `model` that can be profiled, and names
+    every layer in `chosen`; checked when the Profiler is made, not at the first forward pass."""
+    if not isinstance(specs, Mapping):
+        return
+    modules = dict(model.named_modules())
+    profilable = [n for n, m in modules.items() if _kind(m)]
+    import difflib
+    for name in specs:
+        if name not in modules or not _kind(modules[name]):
+            close = difflib.get_close_matches(str(name), profilable, n=3)
+            hint = f"; did you mean {', '.join(close)}?" if close else ""
+            kind = "is not in the model" if name not in modules else \
+                f"is a {type(modules[name]).__name__}, not a Conv2d or Linear"
+            raise Error(f"{what}: layer '{name}' {kind}{hint}")
+    missing = [n for n in chosen if n not in specs]
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        raise Error(f"{what}: no quantization for layer(s) {shown} (the mapping names {len(specs)} layer(s); "
+                    "give every profiled layer, or one quantization for all, or layers=[...])")
+
+
 def _describe(specs) -> str:
     if specs is None:
         return "the model's integers"
@@ -306,6 +328,8 @@ class Profiler:
         self._explicit = layers is not None
         self._modules = dict(model.named_modules())
         self._chosen = layers_of(model, layers)
+        _check_names(activations, "activations", model, self._chosen)
+        _check_names(weights, "weights", model, self._chosen)
         self._quiet = quiet
         self._folds: Dict[str, str] = {}
         if fold_bn:
