@@ -619,10 +619,13 @@ std::string csv_number(double v) {
 }
 
 
-// A metric of one side as Markdown: integers for counts, two decimals for
-// potentials and speedups.
+// A metric of one side as Markdown: integers for counts; potentials and
+// speedups as laconic profile prints them (speedup_text: three significant
+// digits below 1, two decimals above).
 std::string side_markdown(const Totals& t, Metric m) {
-  return metric_is_count(m) ? std::to_string(metric_count(t, m)) : decimal(metric_value(t, m), 2);
+  if (metric_is_count(m)) return std::to_string(metric_count(t, m));
+  const double v = metric_value(t, m);
+  return std::isnan(v) ? "n/a" : speedup_text(v);
 }
 
 std::string side_csv(const Totals& t, Metric m) {
