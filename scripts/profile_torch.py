@@ -28,8 +28,9 @@ Quantization (MODEL.md §2): fixed point by default (activations 8.8, weights 1.
 --calibrate N images (the first N of the set, default 16): a stream's range is not known until it
 ends. Quantized (torch.ao) models are read through their integers.
 
-Exit status 0 on success, 1 when the model, images, options or a value are bad (the message says
-which), 2 for bad usage.
+Exit status 0 on success, 1 when the model, the images or a value in them are bad, 2 for bad usage:
+an unknown option, an option's bad value (named with the script's option, as `laconic profile`
+names it), or an option of the other quantization mode. The message says which.
 """
 
 from __future__ import annotations
@@ -50,6 +51,15 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 
 class ScriptError(Exception):
     """A problem with the model, the images or the options; the message says which."""
+
+
+class UsageError(ScriptError):
+    """An option's value that cannot be used (exit status 2, as laconic profile's usage errors)."""
+
+
+# Each quantization mode's options, and their defaults when the mode is chosen.
+FIXED_DEFAULTS = {"act_int_bits": 8, "act_frac_bits": 8, "wgt_int_bits": 1, "wgt_frac_bits": 15}
+LINEAR_DEFAULTS = {"bits": 8, "calibrate": 16}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -77,12 +87,12 @@ def _parser() -> argparse.ArgumentParser:
 
     q = p.add_argument_group("quantization (MODEL.md §2)")
     q.add_argument("--quantize", choices=("fixed", "linear"), default="fixed", help="fixed (default) or linear")
-    q.add_argument("--act-int-bits", type=int, default=8, metavar="I", help="fixed: activations' integer bits (8)")
-    q.add_argument("--act-frac-bits", type=int, default=8, metavar="F", help="fixed: activations' fraction bits (8)")
-    q.add_argument("--wgt-int-bits", type=int, default=1, metavar="I", help="fixed: weights' integer bits (1)")
-    q.add_argument("--wgt-frac-bits", type=int, default=15, metavar="F", help="fixed: weights' fraction bits (15)")
-    q.add_argument("--bits", type=int, default=8, metavar="P", help="linear: bits of activations and weights (8)")
-    q.add_argument("--calibrate", type=int, default=16, metavar="N",
+    q.add_argument("--act-int-bits", type=int, metavar="I", help="fixed: activations' integer bits (8)")
+    q.add_argument("--act-frac-bits", type=int, metavar="F", help="fixed: activations' fraction bits (8)")
+    q.add_argument("--wgt-int-bits", type=int, metavar="I", help="fixed: weights' integer bits (1)")
+    q.add_argument("--wgt-frac-bits", type=int, metavar="F", help="fixed: weights' fraction bits (15)")
+    q.add_argument("--bits", type=int, metavar="P", help="linear: bits of activations and weights (8)")
+    q.add_argument("--calibrate", type=int, metavar="N",
                    help="linear: images of the set whose activation ranges fix the scales (16)")
 
     o = p.add_argument_group("profile options (as laconic profile)")
@@ -231,10 +241,40 @@ def run(args) -> int:
     import torch
     import laconic
     import laconic.torch as lt
-    for opt, low in (("limit", 1), ("batch_size", 1), ("workers", 0), ("calibrate", 1)):
-        v = getattr(args, opt)
+    # The options of the other quantization mode would be ignored: refused instead.
+    mine, other = (FIXED_DEFAULTS, LINEAR_DEFAULTS) if args.quantize == "fixed" else (LINEAR_DEFAULTS, FIXED_DEFAULTS)
+    for opt in other:
+        if getattr(args, opt) is not None:
+            raise UsageError(f"--{opt.replace('_', '-')} is an option of --quantize "
+                             f"{'linear' if args.quantize == 'fixed' else 'fixed'}, not of --quantize {args.quantize} "
+                             f"(which takes {', '.join('--' + o.replace('_', '-') for o in mine)})")
+    for opt, default in mine.items():
+        if getattr(args, opt) is None:
+            setattr(args, opt, default)
+    for opt, low in (("limit", 1), ("batch_size", 1), ("workers", 0), ("calibrate", 1), ("threads", 1),
+                     ("bits", 1), ("act_int_bits", 0), ("act_frac_bits", 0), ("wgt_int_bits", 0),
+                     ("wgt_frac_bits", 0)):
+        v = getattr(args, opt, None)
         if v is not None and v < low:
-            raise ScriptError(f"--{opt.replace('_', '-')} must be at least {low}, not {v}")
+            raise UsageError(f"--{opt.replace('_', '-')} must be at least {low}, not {v}")
+    options = {k: v for k, v in {
+        "engine": args.engine, "device_memory": args.device_memory, "preset": args.preset, "config": args.config,
+        "geometry": args.geometry, "tiles": args.tiles, "rows": args.rows, "columns": args.columns,
+        "lanes": args.lanes, "shifter_bits": args.shifter_bits, "column_registers": args.column_registers,
+        "depthwise": args.depthwise, "fold_first_layer": args.fold_first_layer, "encoding": args.encoding,
+        "baseline_width": args.baseline_width, "threads": args.threads}.items() if v is not None}
+    # The profile options checked before any image is read, with the script's names for them.
+    # (On the cpu engine: whether a CUDA device answers is not a usage question.)
+    checked = dict(options, engine="cpu") if options.get("engine") in ("auto", "cuda") else options
+    try:
+        laconic.Session("options", quiet=True, **checked)
+    except laconic.Error as e:
+        text = str(e)
+        for key in sorted(options, key=len, reverse=True):
+            if text.startswith(key):
+                text = "--" + key.replace("_", "-") + text[len(key):]
+                break
+        raise UsageError(text) from None
     paths = list_images(args.images)
     if args.limit is not None:
         if args.limit > len(paths):
@@ -251,11 +291,18 @@ def run(args) -> int:
     layers = [s.strip() for s in args.layers.split(",") if s.strip()] if args.layers else None
 
     calibration_note = ""
-    if args.quantize == "fixed":
-        activations = laconic.Fixed(args.act_int_bits, args.act_frac_bits)
-        weights = laconic.Fixed(args.wgt_int_bits, args.wgt_frac_bits)
-    else:
-        weights = laconic.Linear(args.bits)
+    try:
+        if args.quantize == "fixed":
+            what_bits = "--act-int-bits and --act-frac-bits"
+            activations = laconic.Fixed(args.act_int_bits, args.act_frac_bits)
+            what_bits = "--wgt-int-bits and --wgt-frac-bits"
+            weights = laconic.Fixed(args.wgt_int_bits, args.wgt_frac_bits)
+        else:
+            what_bits = "--bits"
+            weights = laconic.Linear(args.bits)
+    except laconic.Error as e:
+        raise UsageError(f"{what_bits}: {e}") from None
+    if args.quantize == "linear":
         chosen = paths[:args.calibrate]
         if not args.quiet:
             print(f"profile_torch.py: calibrating activation ranges on {len(chosen)} image(s)", file=sys.stderr)
@@ -263,12 +310,6 @@ def run(args) -> int:
                                    bits=args.bits, layers=layers)
         calibration_note = f", activation ranges calibrated on the first {len(chosen)} image(s)"
 
-    options = {k: v for k, v in {
-        "engine": args.engine, "device_memory": args.device_memory, "preset": args.preset, "config": args.config,
-        "geometry": args.geometry, "tiles": args.tiles, "rows": args.rows, "columns": args.columns,
-        "lanes": args.lanes, "shifter_bits": args.shifter_bits, "column_registers": args.column_registers,
-        "depthwise": args.depthwise, "fold_first_layer": args.fold_first_layer, "encoding": args.encoding,
-        "baseline_width": args.baseline_width, "threads": args.threads}.items() if v is not None}
     for path, option in ((args.json, "--json"), (args.csv, "--csv")):
         if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             raise ScriptError(f"{option} {path}: its directory does not exist")
@@ -334,6 +375,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 1
     try:
         return run(args)
+    except UsageError as e:
+        print(f"profile_torch.py: error: {e}", file=sys.stderr)
+        return 2
     except (ScriptError, laconic.Error) as e:
         print(f"profile_torch.py: error: {e}", file=sys.stderr)
         return 1

@@ -1,7 +1,8 @@
 """scripts/profile_torch.py (needs torch and torchvision): a torchvision model over a folder of photos
 gives the report of dumping the same photos with scripts/dump_traces.py and running `laconic profile`
 (but for `engine` and `source`); --weights loads a state dict; --module runs the Keras ResNet-50 of
-scripts/realnet with its own preprocessing; bad options exit 1 with a message.
+scripts/realnet with its own preprocessing; bad inputs exit 1 and bad option values 2, with a message
+that names the option.
 
 Run: PYTHONPATH=build/python /usr/bin/python3 tests/python/test_profile_torch.py
 """
@@ -96,7 +97,6 @@ class ProfileTorch(unittest.TestCase):
                 (["--model", "resnet181", "--images", PHOTOS], "unknown model 'resnet181'; did you mean resnet18"),
                 (["--model", "resnet18", "--images", os.path.join(self.d, "none")], "does not exist"),
                 (["--model", "resnet18", "--images", PHOTOS, "--limit", "99"], "--limit 99 but"),
-                (["--model", "resnet18", "--images", PHOTOS, "--encoding", "nafx"], "encoding must be binary"),
                 (["--module", "scripts/realnet/keras_resnet50.py", "--images", PHOTOS], "must be FILE:FACTORY"),
                 (["--model", "resnet18", "--images", PHOTOS, "--weights", os.path.join(self.d, "no.pt")],
                  "--weights .*no.pt: cannot be read")):
@@ -104,6 +104,25 @@ class ProfileTorch(unittest.TestCase):
                 r = run(*args, "--limit" if "--limit" not in args else "--batch-size", "1", "-q")
                 self.assertEqual(r.returncode, 1, r.stderr)
                 self.assertRegex(r.stderr, "profile_torch.py: error: .*" + message)
+
+    def test_usage_errors_exit_2_and_name_the_option(self):
+        base = ["--model", "resnet18", "--images", PHOTOS, "--limit", "1", "-q"]
+        for args, message in (
+                (["--encoding", "nafx"], "--encoding must be binary"),
+                (["--shifter-bits", "40"], "--shifter-bits: the first-stage shifter bits B must be between 0 and 31"),
+                (["--column-registers", "stripes=1"], "--column-registers stripes=1: column registers of stripes"),
+                (["--threads", "0"], "--threads must be at least 1, not 0"),
+                (["--batch-size", "0"], "--batch-size must be at least 1, not 0"),
+                (["--act-int-bits", "-1"], "--act-int-bits must be at least 0, not -1"),
+                (["--act-int-bits", "30", "--act-frac-bits", "8"], "--act-int-bits and --act-frac-bits: .*between 1 and 32"),
+                # An option of the other quantization mode is refused, not ignored.
+                (["--bits", "8"], r"--bits is an option of --quantize linear, not of --quantize fixed \(which takes "
+                                  "--act-int-bits"),
+                (["--quantize", "linear", "--act-int-bits", "4"], "--act-int-bits is an option of --quantize fixed")):
+            with self.subTest(args=args):
+                r = run(*base, *args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertRegex(r.stderr, "profile_torch.py: error: " + message)
 
 
 if __name__ == "__main__":
