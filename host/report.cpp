@@ -1,5 +1,6 @@
 #include "laconic/report.hpp"
 
+#include <algorithm>
 #include <unistd.h>
 
 #include <cmath>
@@ -75,6 +76,24 @@ std::string csv_field(const std::string& text) {
   std::string quoted = "\"";
   for (const char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
   return quoted + "\"";
+}
+
+std::string joined_engines(const std::vector<std::string>& names) {
+  std::vector<std::string> each;
+  for (const std::string& joined : names) {
+    std::size_t from = 0;
+    for (;;) {
+      const std::size_t plus = joined.find('+', from);
+      const std::string name = joined.substr(from, plus == std::string::npos ? std::string::npos : plus - from);
+      if (!name.empty() && std::find(each.begin(), each.end(), name) == each.end()) each.push_back(name);
+      if (plus == std::string::npos) break;
+      from = plus + 1;
+    }
+  }
+  std::sort(each.begin(), each.end());
+  std::string out;
+  for (const std::string& name : each) out += (out.empty() ? "" : "+") + name;
+  return out;
 }
 
 std::string speedup_text(double v) {

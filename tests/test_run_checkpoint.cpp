@@ -256,6 +256,15 @@ TEST(RunIdentity, NamesTheTraceFileThatChanged) {
   EXPECT_NE(diffs[0].find("in a.json"), std::string::npos) << diffs[0];
 }
 
+// A report's engine names each engine once, however the runs and shards that
+// computed it were already joined (a merge of "cpu+reference" and "cpu").
+TEST(RunEngines, JoinedEnginesNameEachEngineOnce) {
+  EXPECT_EQ(joined_engines({"cpu+reference", "cpu"}), "cpu+reference");
+  EXPECT_EQ(joined_engines({"reference", "cuda+cpu", "cpu"}), "cpu+cuda+reference");
+  EXPECT_EQ(joined_engines({"cpu"}), "cpu");
+  EXPECT_EQ(joined_engines({}), "");
+}
+
 // Layers on one side only are named in one line, and their traces are not
 // listed again; a configuration of no preset says so.
 TEST(RunIdentity, LayersOnOneSideOnlyAreNamedOnce) {

@@ -304,12 +304,8 @@ NetworkResult merge_partial_reports(const std::vector<std::string>& paths) {
   r.config = config.settings;
   r.sample_limit = config.sample_limit ? *config.sample_limit : 0;
   std::vector<std::string> engines;
-  for (const PartialInput& in : inputs) {
-    const std::string engine = string_of(in.doc, "engine", "", in.path);
-    if (std::find(engines.begin(), engines.end(), engine) == engines.end()) engines.push_back(engine);
-  }
-  std::sort(engines.begin(), engines.end());
-  for (const std::string& e : engines) r.engine += (r.engine.empty() ? "" : "+") + e;
+  for (const PartialInput& in : inputs) engines.push_back(string_of(in.doc, "engine", "", in.path));
+  r.engine = joined_engines(engines);
   r.layers = assemble_layers(plan, info, units, true);
   return r;
 }

@@ -106,26 +106,22 @@ const std::vector<std::string>& engine_names() {
   return names;
 }
 
-// The names in `mine` over every rank, sorted, without repeats, joined by
-// '+' ("cpu+reference"); names outside engine_names() (a checkpoint written
-// by another version) are kept on one rank only. Collective.
+// The engines in `mine` over every rank, as joined_engines writes them;
+// names outside engine_names() (a checkpoint written by another version) are
+// kept on one rank only. Collective.
 std::string engines_used(Comm& comm, const std::vector<std::string>& mine) {
   int mask = 0;
   std::vector<std::string> names;
   for (const std::string& name : mine) {
     const auto it = std::find(engine_names().begin(), engine_names().end(), name);
     if (it != engine_names().end()) mask |= 1 << (it - engine_names().begin());
-    else if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    else names.push_back(name);
   }
   int all = 0;
   for (int m : comm.all_gather(mask)) all |= m;
   for (std::size_t i = 0; i < engine_names().size(); ++i)
-    if ((all & (1 << i)) != 0 && std::find(names.begin(), names.end(), engine_names()[i]) == names.end())
-      names.push_back(engine_names()[i]);
-  std::sort(names.begin(), names.end());
-  std::string joined;
-  for (const auto& n : names) joined += (joined.empty() ? "" : "+") + n;
-  return joined;
+    if ((all & (1 << i)) != 0) names.push_back(engine_names()[i]);
+  return joined_engines(names);
 }
 
 }  // namespace
@@ -199,7 +195,6 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
   // checkpoint as it finishes. Ranks sum their progress without waiting for
   // each other.
   std::map<std::size_t, LayerResult> results;
-  const std::vector<std::string> resumed_engines = resumed.engines;
   bool computed = false;  // whether this process's engine profiled any unit
   ProgressCounts local;
   for (auto& [u, d] : resumed.units) {
@@ -317,7 +312,7 @@ int run_profile(const ProfileRequest& q, Comm& comm) {
 
   // What computed the report's numbers: this run's engines where they
   // profiled a unit, and those of the checkpoint logs it resumed from.
-  std::vector<std::string> computed_by = resumed_engines;
+  std::vector<std::string> computed_by = resumed.engines;
   if (computed) computed_by.emplace_back(engine->name());
   std::string report_engine = engines_used(comm, computed_by);
   if (report_engine.empty()) report_engine = engine_name;  // nothing to compute

@@ -53,6 +53,10 @@ std::string csv_field(const std::string& text);
 // divisor was 0, three significant digits below 1 (0.125, 0.0567), two
 // decimals from 1 on (1.37, 65.69).
 std::string speedup_text(double v);
+// A report's `engine`: the engines that computed its numbers, each named
+// once, sorted, joined by '+' ("cpu+reference"). Each of `names` may itself
+// be such a join (the engine of a partial report, of an MPI run).
+std::string joined_engines(const std::vector<std::string>& names);
 // "16 tiles × 16 rows × 1 column × 16 lanes".
 std::string geometry_text(const Geometry& geometry);
 // What the accelerator computes and its options (§8, §9): e.g. for Pragmatic
