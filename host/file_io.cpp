@@ -117,7 +117,7 @@ void write_files_atomically(const std::vector<std::pair<std::string, std::string
       throw;
     }
   }
-  for (const auto& file : files) sync_parent_directory(file.first);
+  for (const auto& target : targets) sync_parent_directory(target);  // where the renames went
 }
 
 }  // namespace laconic
