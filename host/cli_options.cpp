@@ -17,7 +17,6 @@ namespace {
 bool is_number(const std::string& text) {
   if (text.empty()) return false;
   char* end = nullptr;
-  errno = 0;
   std::strtod(text.c_str(), &end);
   return end == text.c_str() + text.size();
 }
@@ -59,15 +58,7 @@ cxxopts::ParseResult parse(cxxopts::Options& options, int argc, char** argv, con
     if (arg.size() <= 2 || arg.compare(0, 2, "--") != 0) continue;
     const std::string name = arg.substr(2, arg.find('=') == std::string::npos ? std::string::npos : arg.find('=') - 2);
     if (std::find(known.begin(), known.end(), name) != known.end()) continue;
-    std::string nearest;
-    std::size_t best = 3;
-    for (const std::string& k : known) {
-      const std::size_t d = edit_distance(name, k);
-      if (d < best) {
-        best = d;
-        nearest = k;
-      }
-    }
+    const std::string nearest = nearest_name(name, known);
     throw UsageError("unknown option --" + name + (nearest.empty() ? "" : " (did you mean --" + nearest + "?)") +
                      "; see laconic " + command + " --help");
   }

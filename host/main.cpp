@@ -302,7 +302,6 @@ int run_profile(int argc, char** argv) {
     q.verify_samples = static_cast<std::uint64_t>(positive(r, "verify-samples"));
   }
   if (r.count("checkpoint")) q.checkpoint = laconic::cli::path_option(r, "checkpoint", false);
-  if (q.checkpoint.empty() && r.count("checkpoint")) throw UsageError("--checkpoint needs a directory");
   q.resume = r.count("resume") > 0;
   if (q.resume && q.checkpoint.empty()) throw UsageError("--resume needs --checkpoint DIR (the checkpoint to resume)");
   if (r.count("shard")) {
@@ -405,9 +404,9 @@ int run_synth(int argc, char** argv) {
   o.architecture = r["arch"].as<std::string>();
   const auto& known = laconic::synthetic_architectures();
   if (std::find(known.begin(), known.end(), o.architecture) == known.end()) {
-    std::string hint = laconic::unknown_name_hint(o.architecture, known, "architectures");
-    if (hint.rfind(" (did you mean", 0) != 0) hint.clear();  // the list follows anyway
-    throw UsageError("synth: unknown architecture '" + o.architecture + "'" + hint + "; architectures: " + archs);
+    const std::string nearest = laconic::nearest_name(o.architecture, known);
+    throw UsageError("synth: unknown architecture '" + o.architecture + "'" +
+                     (nearest.empty() ? "" : " (did you mean '" + nearest + "'?)") + "; architectures: " + archs);
   }
   o.out_dir = laconic::cli::path_option(r, "out", false);
   o.samples = static_cast<std::uint64_t>(positive(r, "samples"));

@@ -884,9 +884,9 @@ void select_layers(Network& network, const std::vector<std::string>& names) {
         if (known.size() <= 30) listed += (listed.empty() ? "" : ", ") + l.name;
       }
       if (known.size() > 30) listed += ", ... (" + std::to_string(known.size()) + " in all)";
-      std::string hint = unknown_name_hint(name, known, "its layers");
-      if (hint.rfind(" (did you mean", 0) != 0) hint.clear();
-      throw Error("--layers: network '" + network.name + "' has no layer '" + name + "'" + hint + "; it has: " + listed);
+      const std::string nearest = nearest_name(name, known);
+      throw Error("--layers: network '" + network.name + "' has no layer '" + name + "'" +
+                  (nearest.empty() ? "" : " (did you mean '" + nearest + "'?)") + "; it has: " + listed);
     }
   }
   std::vector<NetworkLayer> kept;

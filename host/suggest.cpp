@@ -20,8 +20,7 @@ std::size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-std::string unknown_name_hint(const std::string& name, const std::vector<std::string>& allowed,
-                              const std::string& what) {
+std::string nearest_name(const std::string& name, const std::vector<std::string>& allowed) {
   std::string lowered = name;
   std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) { return std::tolower(c); });
   std::string best;
@@ -33,6 +32,12 @@ std::string unknown_name_hint(const std::string& name, const std::vector<std::st
       best = key;
     }
   }
+  return best;
+}
+
+std::string unknown_name_hint(const std::string& name, const std::vector<std::string>& allowed,
+                              const std::string& what) {
+  const std::string best = nearest_name(name, allowed);
   if (!best.empty()) return " (did you mean '" + best + "'?)";
   std::string list = "; " + what + ":";
   for (const auto& key : allowed) list += " " + key;

@@ -11,6 +11,10 @@ namespace laconic {
 // Levenshtein distance (insertions, deletions, substitutions of bytes).
 std::size_t edit_distance(const std::string& a, const std::string& b);
 
+// The allowed name closest to `name` (compared in lower case) within edit
+// distance 2; empty when none is that close.
+std::string nearest_name(const std::string& name, const std::vector<std::string>& allowed);
+
 // What to append to a message about the unknown `name`: " (did you mean 'x'?)"
 // for the allowed name closest to it (case-insensitive) within distance 2, or
 // "; <what>: a b c" listing every allowed name.
