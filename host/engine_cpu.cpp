@@ -394,7 +394,10 @@ constexpr int kPositions = 16;
 template <class Mask>
 inline void shifter_costs(const u64* positions, const i64* channel_offset, i64 lanes, const i64* offset,
                           const i64* dest, i64 count, int bits, u32* out) {
-  std::vector<Mask> batch(to_size(lanes * kPositions));
+  // Scratch of the calling thread, kept between calls (one per lane group and
+  // channel block of every sample).
+  thread_local std::vector<Mask> batch;
+  batch.assign(to_size(lanes * kPositions), Mask{0});
   auto* columns = reinterpret_cast<Mask(*)[kPositions]>(batch.data());
   for (i64 first = 0; first < count; first += kPositions) {
     const int held = static_cast<int>(std::min<i64>(kPositions, count - first));

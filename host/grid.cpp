@@ -542,7 +542,6 @@ class EmulatedBackend final : public Backend {
   struct Slot {
     std::vector<u8> staging;
     std::vector<u64> results;
-    u64 samples = 0;
     bool busy = false;
     const MemorySource* resident = nullptr;  // a resident batch's source, for its error
     u64 resident_first = 0;
@@ -578,7 +577,6 @@ class EmulatedBackend final : public Backend {
     }
     // The copy back to the host.
     slot.results.assign(b.results, b.results + kResultHeader + samples * kAccumulators);
-    slot.samples = samples;
     slot.busy = true;
   }
 

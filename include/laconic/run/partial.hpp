@@ -7,7 +7,7 @@
 //
 //   "partial": {
 //     "shard": {"index": I, "count": N},            // 1-based, as given
-//     "units": {"first": a, "last": b, "total": M},  // the block [a, b) of the plan's M units
+//     "units": {"first": a, "end": b, "total": M},  // the block [a, b) of the plan's M units
 //     "identity": {...},                             // the run's identity (identity.hpp)
 //     "results": [{"unit": u, "layer": "conv1", "samples": [begin, end], "counts": [...]}, ...]
 //   }

@@ -87,7 +87,6 @@ UnitPlan make_plan(const Network& network, const PlanOptions& options);
 // the reports and not the traces.
 UnitPlan make_plan(std::vector<PlanLayer> layers, const PlanOptions& options);
 
-// Units [first, last) of the plan.
 // Units [first, last) of a plan: `last` is one past the block's last unit.
 struct Block {
   std::size_t first = 0, last = 0;
