@@ -130,13 +130,12 @@ for _ in $(seq 1 "$repeat"); do
   w=$(cat "$scratch/time")
   if [ -z "$checkpointed_wall" ] || awk "BEGIN{exit !($w < $checkpointed_wall)}"; then checkpointed_wall=$w; fi
 done
-wall=$checkpointed_wall
 log_bytes=$(cat "$scratch"/ck/*.log | wc -c)
 echo "| run | wall s | overhead |"
 echo "| --- | ---: | ---: |"
 printf "| without --checkpoint | %s | |\n" "$plain_wall"
-printf "| with --checkpoint (%s bytes of log) | %s | %+.1f %% |\n" "$log_bytes" "$wall" \
-  "$(awk "BEGIN{print 100 * ($wall - $plain_wall) / $plain_wall}")"
+printf "| with --checkpoint (%s bytes of log) | %s | %+.1f %% |\n" "$log_bytes" "$checkpointed_wall" \
+  "$(awk "BEGIN{print 100 * ($checkpointed_wall - $plain_wall) / $plain_wall}")"
 echo
 
 per_image=$(awk "BEGIN{print $threads_wall / $samples}")

@@ -46,9 +46,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.append(os.path.join(os.path.dirname(HERE), "build", "python"))  # the module built in place, if no other
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
-
-
 class ScriptError(Exception):
     """A problem with the model, the images or the options; the message says which."""
 
@@ -179,13 +176,12 @@ def build(args):
 
 
 def list_images(folder: str) -> List[str]:
-    if not os.path.isdir(folder):
-        raise ScriptError(f"--images: '{folder}' does not exist or is not a directory")
-    files = sorted(f for f in os.listdir(folder)
-                   if f.lower().endswith(IMAGE_EXTENSIONS) and os.path.isfile(os.path.join(folder, f)))
-    if not files:
-        raise ScriptError(f"--images: '{folder}' holds no .jpg, .jpeg or .png files")
-    return [os.path.join(folder, f) for f in files]
+    """The dumper's images of `folder` (.jpg, .jpeg, .png, sorted by name)."""
+    import dump_traces
+    try:
+        return dump_traces.list_images(folder)
+    except dump_traces.DumpError as e:
+        raise ScriptError(f"--images: {e}") from None
 
 
 def preprocessor(args, file) -> Callable[[str], Any]:
@@ -306,7 +302,7 @@ def run(args) -> int:
         chosen = paths[:args.calibrate]
         if not args.quiet:
             print(f"profile_torch.py: calibrating activation ranges on {len(chosen)} image(s)", file=sys.stderr)
-        activations = lt.calibrate(model, (b.to(device) for b in batches(chosen, load, args.batch_size, args.workers)),
+        activations = lt.calibrate(model, batches(chosen, load, args.batch_size, args.workers),
                                    bits=args.bits, layers=layers)
         calibration_note = f", activation ranges calibrated on the first {len(chosen)} image(s)"
 
@@ -328,7 +324,7 @@ def run(args) -> int:
         if not args.quiet:
             print("profile_torch.py: no progress bar without tqdm (apt-get install python3-tqdm)", file=sys.stderr)
     start = time.monotonic()
-    bar_options = {"total": len(paths), "unit": "image", "disable": True if args.quiet or tqdm is None else None,
+    bar_options = {"total": len(paths), "unit": "image", "disable": True if args.quiet else None,
                    "file": sys.stderr, "desc": f"profiling ({prof.session.engine})"}
     with prof, torch.no_grad(), (tqdm(**bar_options) if tqdm else _NoBar()) as bar:
         for images in batches(paths, load, args.batch_size, args.workers):

@@ -14,7 +14,9 @@ the ones named), each seen as MODEL.md §1 sees it: its input before padding and
 BatchNorm2d that directly follows a conv folded in with fold_bn=True), so a live profile equals,
 byte for byte in its JSON but for `engine` and `source`, `laconic profile` on a dump of the same
 batches under the same quantization. Quantized models (torch.ao int8 modules) are read through
-their integers, zero point removed. Activations are read where they are: a CPU tensor's memory
+their integers, zero point removed; their widths can differ from a dump's (the dumper sizes a
+tensor from its data, here a nonzero zero point makes it 9-bit signed), so that equality holds for
+float models. Activations are read where they are: a CPU tensor's memory
 directly, a CUDA tensor's by DLPack on the cuda engine (another engine gets a copy on the host).
 """
 
@@ -38,27 +40,9 @@ __all__ = ["Profiler", "Calibration", "calibrate", "layers_of"]
 # Which modules are layers, and how laconic sees them.
 
 
-def _quantized_classes() -> Tuple[tuple, tuple]:
-    try:
-        import torch.ao.nn.quantized as nnq
-    except ImportError:  # pragma: no cover - older torch
-        try:
-            import torch.nn.quantized as nnq
-        except ImportError:
-            return (), ()
-    return (nnq.Conv2d,), (nnq.Linear,)
-
-
-_QCONV, _QLINEAR = _quantized_classes()
-
-
-def _kind(module) -> Optional[str]:
-    """'conv' or 'fc' for the modules laconic profiles (Conv2d and Linear, float or quantized)."""
-    if isinstance(module, _torch.nn.Conv2d) or isinstance(module, _QCONV):
-        return "conv"
-    if isinstance(module, _torch.nn.Linear) or isinstance(module, _QLINEAR):
-        return "fc"
-    return None
+# 'conv' or 'fc' for the modules laconic profiles (Conv2d and Linear, float or quantized): the
+# dumper's rule, so that a live profile and a dump choose the same layers.
+_kind = _dump_traces._module_kind
 
 
 def _weight_of(module):
@@ -350,7 +334,6 @@ class Profiler:
         self._handles: List[Any] = []
         self._calls: Dict[str, int] = {}
         self._passes = 0                # forward passes committed
-        self._first_pass: Optional[List[str]] = None
         self._error: Optional[BaseException] = None
 
     def _log(self, message: str) -> None:
@@ -399,7 +382,7 @@ class Profiler:
         called = [n for n in self._chosen if n in self._calls]
         missing = [n for n in self._chosen if n not in self._calls]
         if missing:
-            if self._explicit or self._first_pass is not None:
+            if self._explicit or self._passes > 0:
                 self.session.discard_pass()
                 raise Error(f"layer '{missing[0]}' was not called by the model's forward")
             for n in missing:
@@ -409,9 +392,7 @@ class Profiler:
                 self.session.discard_pass()
                 raise Error("no chosen layer was called by the model's forward")
         self.session.commit_pass()
-        self._passes += 1
-        if self._first_pass is None:
-            self._first_pass = list(called)
+        self._passes += 1  # after the first pass, _chosen holds exactly the layers it called
 
     def _layer_hook(self, name: str, kind: str) -> Callable:
         def hook(module, inputs, output):
@@ -424,9 +405,6 @@ class Profiler:
             if count > 1:
                 raise Error(f"layer '{name}' is called {count} times in one forward pass; laconic needs one input "
                             "per layer (leave it out with layers=)")
-            if self._first_pass is not None and name not in self._first_pass:
-                raise Error(f"layer '{name}' was not called in the first forward pass; laconic needs the same "
-                            "layers in every pass")
             self._profile(name, kind, module, _layer_input(name, kind, inputs))
         return hook
 
